@@ -1,0 +1,72 @@
+"""In-memory caches, all owned by the event loop thread: hot objects (byte-bounded LRU) and recent 404s."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from cachetools import LRUCache, TTLCache
+
+# Per-entry bookkeeping (key, headers, dataclass) counted against the byte budget so tiny objects still cost.
+ENTRY_OVERHEAD = 512
+
+
+@dataclass(frozen=True)
+class CachedObject:
+    """An object body with the headers needed to answer for it."""
+
+    key: str
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: datetime
+    cache_control: str | None
+    fetched_at: float  # time.monotonic() when S3 last confirmed it
+
+
+class MemoryCache:
+    """LRU of objects bounded by total bytes; entries older than ``ttl`` are reported stale for revalidation."""
+
+    def __init__(self, max_bytes: int, ttl: float) -> None:
+        self.ttl = ttl
+        self._lru: LRUCache[str, CachedObject] | None = (
+            LRUCache(maxsize=max_bytes, getsizeof=lambda obj: len(obj.body) + ENTRY_OVERHEAD) if max_bytes else None
+        )
+
+    def get(self, key: str) -> CachedObject | None:
+        return self._lru.get(key) if self._lru is not None else None
+
+    def is_fresh(self, obj: CachedObject) -> bool:
+        return time.monotonic() - obj.fetched_at < self.ttl
+
+    def put(self, obj: CachedObject) -> None:
+        if self._lru is None or len(obj.body) + ENTRY_OVERHEAD > self._lru.maxsize:
+            return
+        self._lru[obj.key] = obj
+
+    def discard(self, key: str) -> None:
+        if self._lru is not None:
+            self._lru.pop(key, None)
+
+    @property
+    def bytes_used(self) -> int:
+        return int(self._lru.currsize) if self._lru is not None else 0
+
+
+class NegativeCache:
+    """Keys recently found missing (404), remembered for a few seconds only."""
+
+    def __init__(self, ttl: float, max_entries: int = 100_000) -> None:
+        self._seen: TTLCache[str, bool] | None = TTLCache(maxsize=max_entries, ttl=ttl) if ttl > 0 else None
+
+    def __contains__(self, key: str) -> bool:
+        return self._seen is not None and key in self._seen
+
+    def add(self, key: str) -> None:
+        if self._seen is not None:
+            self._seen[key] = True
+
+    def discard(self, key: str) -> None:
+        if self._seen is not None:
+            self._seen.pop(key, None)

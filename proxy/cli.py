@@ -1,0 +1,92 @@
+"""The ``s3-resize-proxy`` command: one sub-command per job, each defined by a module with add_parser/run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from . import config as config_module
+from .config import OPTIONS, Config, ConfigError
+
+
+def add_serve_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per option; defaults stay None so that only what the user typed overrides env and file."""
+    parser.add_argument("--config", metavar="PATH", help="Config file (name = value lines). Env: S3RP_CONFIG.")
+    for option in OPTIONS:
+        default = option.default
+        if isinstance(default, tuple):
+            default = ",".join("x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in default)
+        help_text = f"{option.help} Default: {default if default not in ('', None) else '(none)'}. Env: {option.env}."
+        if option.flag:
+            parser.add_argument(f"--{option.name}", action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(f"--{option.name}", metavar=option.name.upper().replace("-", "_"), help=help_text)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    flags = {option.name: getattr(args, option.attr) for option in OPTIONS}
+    import os
+
+    path = args.config or os.environ.get("S3RP_CONFIG")
+    return config_module.load(flags, config_path=path)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    try:
+        config = config_from_args(args)
+    except (ConfigError, OSError) as exc:
+        print(f"s3-resize-proxy: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.log_level)
+    asyncio.run(serve(config))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    setup_logging("info")
+    return run_demo(port=args.port, address=args.address)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s3-resize-proxy", description="Serve an S3 bucket and make thumbnails on demand."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="Run the proxy.", description="Run the proxy in front of one bucket.")
+    add_serve_options(serve)
+    serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="Run the proxy on a local S3 (moto) with sample images.",
+        description="Start a local S3 "
+        "endpoint on 127.0.0.1 with sample images and the proxy in front of it; print URLs to open.",
+    )
+    demo.add_argument("--port", type=int, default=8080, help="Proxy port. Default: 8080.")
+    demo.add_argument("--address", default="127.0.0.1", help="Proxy address. Default: 127.0.0.1.")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result

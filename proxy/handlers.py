@@ -1,0 +1,128 @@
+"""Tornado handlers: HTTP in, HTTP out. They call the service and map its errors to statuses, here only."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tornado import httputil
+from tornado.iostream import StreamClosedError
+from tornado.web import RequestHandler
+
+from .errors import BadRequest, ProxyError
+from .service import ImageService, Reply
+
+log = logging.getLogger(__name__)
+
+
+class BaseHandler(RequestHandler):
+    """Common headers and the single error-to-HTTP mapping."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.clear_header("Server")
+
+    def compute_etag(self) -> str | None:
+        return None  # ETags are S3's (or the MD5 S3 will compute), set explicitly
+
+    def fail(self, exc: ProxyError) -> None:
+        """Answer a ProxyError: its status, its short reason as text, never cacheable."""
+        self.clear()
+        self.set_status(exc.status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        if exc.retry_after is not None:
+            self.set_header("Retry-After", str(exc.retry_after))
+        self.finish("" if self.request.method == "HEAD" else exc.reason + "\n")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Tornado's own errors (bad request line, unexpected exception): a short text, never a traceback."""
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(f"{status_code} {self._reason}\n")
+
+
+class ObjectHandler(BaseHandler):
+    """``GET|HEAD /<key>``: the object, or the thumbnail the key names."""
+
+    def initialize(self, service: ImageService) -> None:
+        self.service = service
+
+    async def get(self, key: str) -> None:
+        await self.answer(key)
+
+    async def head(self, key: str) -> None:
+        await self.answer(key)
+
+    async def answer(self, key: str) -> None:
+        try:
+            reply = await self.service.get(key)
+        except ProxyError as exc:
+            self.fail(exc)
+            return
+        await self.send(reply)
+
+    async def send(self, reply: Reply) -> None:
+        self.set_header("Content-Type", reply.content_type)
+        self.set_header("Content-Length", str(reply.size))
+        if reply.etag:
+            self.set_header("ETag", reply.etag)
+        self.set_header("Last-Modified", httputil.format_timestamp(reply.last_modified))
+        if reply.cache_control:
+            self.set_header("Cache-Control", reply.cache_control)
+        self.set_header("X-Cache", reply.source.value)
+        if reply.timings:
+            timings = {**reply.timings, "total": self.request.request_time()}
+            self.set_header("Server-Timing", ", ".join(f"{k};dur={v * 1000:.1f}" for k, v in timings.items()))
+        if reply.stream is None:
+            self.finish(None if self.request.method == "HEAD" else reply.body)
+            return
+        try:
+            if self.request.method != "HEAD":
+                while chunk := await reply.stream.read():
+                    self.write(chunk)
+                    await self.flush()
+            self.finish()
+        except StreamClosedError:
+            pass  # the client went away
+        except ProxyError as exc:  # S3 failed mid-body: headers are gone, so cut the connection
+            log.warning("stream of %s failed: %s", reply.stream.info.key, exc.reason)
+            if self.request.connection is not None:
+                self.request.connection.close()
+        finally:
+            reply.stream.close()
+
+
+class ResizePhpHandler(ObjectHandler):
+    """``GET|HEAD /resize.php?src=<key>``: the old 302 contract, the same as ``GET /<key>``."""
+
+    async def get(self) -> None:  # type: ignore[override]
+        await self.answer_src()
+
+    async def head(self) -> None:  # type: ignore[override]
+        await self.answer_src()
+
+    async def answer_src(self) -> None:
+        # Read the raw value: Tornado's get_argument strips spaces and drops control characters, which
+        # would turn a bad key into a different, valid-looking one.
+        values = self.request.query_arguments.get("src")
+        if not values:
+            self.fail(BadRequest("missing src parameter"))
+            return
+        try:
+            key = values[0].decode("utf-8")
+        except UnicodeDecodeError:
+            self.fail(BadRequest("key is not valid UTF-8"))
+            return
+        await self.answer(key)
+
+
+class HealthHandler(BaseHandler):
+    """``GET /healthz``: 200 while the process serves."""
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("ok\n")
+
+    head = get

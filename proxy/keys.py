@@ -1,0 +1,143 @@
+"""The key grammar: which object keys are safe to look up, and which name a thumbnail to make.
+
+A thumbnail key is ``<stem>_<W>x<H>[_<mode>][@<d>x].<ext>``; its original is ``<stem>.<ext>`` (or the stem
+with another source extension). The plain original grammar ``<stem>_<W>x<H>.<ext>`` is a subset of it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import BadRequest
+
+Mode = Literal["fill", "fit", "pad", "stretch"]
+MODES: tuple[Mode, ...] = ("fill", "fit", "pad", "stretch")
+
+MAX_KEY_BYTES = 1024
+MAX_DPR = 4
+
+# Output extensions and the Pillow format each one encodes to.
+OUTPUT_FORMATS: dict[str, str] = {
+    "jpg": "JPEG",
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "webp": "WEBP",
+    "gif": "GIF",
+    "avif": "AVIF",
+}
+
+CONTENT_TYPES: dict[str, str] = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+}
+
+# Loose on purpose: anything shaped like a thumbnail is then validated strictly, so that a near-miss such as
+# ``photo_200x200_blur.jpg`` gets a 400 with a reason rather than a silent 404.
+_THUMB_RE = re.compile(
+    r"^(?P<stem>.*[^/])_(?P<w>\d+)x(?P<h>\d+)(?:_(?P<mode>[A-Za-z]+))?(?:@(?P<dpr>\d+)x)?\.(?P<ext>[A-Za-z0-9]+)$",
+    re.DOTALL,
+)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class ThumbnailSpec:
+    """A parsed thumbnail key. ``width``/``height`` are as written (CSS pixels); 0 means 'follow the aspect'."""
+
+    key: str
+    stem: str
+    width: int
+    height: int
+    mode: Mode | None  # None: the configured default mode
+    dpr: int
+    ext: str  # as written in the key (case kept, for the original's name)
+
+    @property
+    def format(self) -> str:
+        """The Pillow format name of the output."""
+        return OUTPUT_FORMATS[self.ext.lower()]
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+    @property
+    def target_width(self) -> int:
+        return self.width * self.dpr
+
+    @property
+    def target_height(self) -> int:
+        return self.height * self.dpr
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The size as written, ``(W, H)``: what the size presets are compared with."""
+        return (self.width, self.height)
+
+    def source_keys(self, source_extensions: tuple[str, ...]) -> list[str]:
+        """Candidate originals, in lookup order: ``<stem>.<ext>`` as written, then the configured extensions."""
+        keys = [f"{self.stem}.{self.ext}"]
+        for ext in source_extensions:
+            candidate = f"{self.stem}.{ext}"
+            if candidate not in keys:
+                keys.append(candidate)
+        return keys
+
+
+def check_key(key: str) -> str:
+    """Reject keys that are unsafe or not canonical (BadRequest); return the key unchanged otherwise."""
+    if not key:
+        raise BadRequest("empty key")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates: not valid UTF-8
+        raise BadRequest("key is not valid UTF-8") from None
+    if size > MAX_KEY_BYTES:
+        raise BadRequest(f"key longer than {MAX_KEY_BYTES} bytes")
+    if _CONTROL_RE.search(key):
+        raise BadRequest("control character in key")
+    if "//" in key or key.startswith("/"):
+        raise BadRequest("empty path segment in key")
+    if any(segment in (".", "..") for segment in key.split("/")):
+        raise BadRequest("'.' or '..' segment in key")
+    return key
+
+
+def parse_thumbnail(key: str) -> ThumbnailSpec | None:
+    """Parse a thumbnail key; None when the key is not shaped like one, BadRequest when it is but is invalid."""
+    match = _THUMB_RE.match(key)
+    if match is None:
+        return None
+    w, h, mode, dpr, ext = match["w"], match["h"], match["mode"], match["dpr"], match["ext"]
+    if ext.lower() not in OUTPUT_FORMATS:
+        raise BadRequest(f"unsupported output format '.{ext}'")
+    if _non_canonical(w) or _non_canonical(h):
+        raise BadRequest("size with leading zeros")
+    width, height = int(w), int(h)
+    if width == 0 and height == 0:
+        raise BadRequest("width and height cannot both be 0")
+    if mode is not None and mode not in MODES:
+        raise BadRequest(f"unknown mode '{mode}' (one of {', '.join(MODES)})")
+    ratio = 1
+    if dpr is not None:
+        ratio = int(dpr)
+        if not 2 <= ratio <= MAX_DPR or _non_canonical(dpr):
+            raise BadRequest(f"device pixel ratio must be @2x to @{MAX_DPR}x")
+    return ThumbnailSpec(
+        key=key,
+        stem=match["stem"],
+        width=width,
+        height=height,
+        mode=mode,
+        dpr=ratio,
+        ext=ext,  # type: ignore[arg-type]
+    )
+
+
+def _non_canonical(digits: str) -> bool:
+    return len(digits) > 1 and digits.startswith("0")

@@ -1,0 +1,277 @@
+"""The object store: botocore's S3 client, run in a bounded thread pool so it never blocks the event loop.
+
+botocore is synchronous. Its calls (signing, credential refresh from the instance role, socket I/O) run in
+``io-threads`` threads sharing a keep-alive pool of as many connections. Errors are translated here into
+the proxy's own exceptions: callers never see botocore types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+import botocore.session
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+)
+
+from .config import Config
+from .errors import ProxyError, Unprocessable, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What S3 says about an object, without its body."""
+
+    key: str
+    size: int
+    content_type: str
+    etag: str  # with its quotes, as S3 sends it
+    last_modified: datetime
+    cache_control: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """An object read whole into memory."""
+
+    info: ObjectInfo
+    body: bytes
+
+
+class Stream:
+    """An object too large to hold: read it chunk by chunk (each read in the I/O pool), then close it."""
+
+    def __init__(self, store: ObjectStore, info: ObjectInfo, body: Any) -> None:
+        self.info = info
+        self._store = store
+        self._body = body
+
+    async def read(self) -> bytes:
+        """The next chunk; b'' at the end."""
+        return await self._store.call(self._body.read, CHUNK)
+
+    def close(self) -> None:
+        self._body.close()
+
+
+class PutResult(Enum):
+    STORED = "stored"
+    EXISTS = "exists"  # another writer (or an original) holds the key: If-None-Match said 412
+    FAILED = "failed"
+
+
+class Lookup(Enum):
+    """How to read a 403/405 on a GET: for the requested key they mean 'not there' (see ObjectStore.fetch)."""
+
+    REQUESTED = "requested"
+    ORIGINAL = "original"
+
+
+class ObjectStore:
+    """One bucket, reached through botocore."""
+
+    def __init__(self, config: Config) -> None:
+        self.bucket = config.bucket
+        self._conditional = config.conditional_write
+        self._pool = ThreadPoolExecutor(max_workers=config.io_threads, thread_name_prefix="s3")
+        session = botocore.session.get_session()
+        self._client = session.create_client(
+            "s3",
+            region_name=config.region,
+            endpoint_url=config.s3_endpoint,
+            config=BotoConfig(
+                connect_timeout=config.s3_connect_timeout,
+                read_timeout=config.s3_read_timeout,
+                retries={"max_attempts": config.s3_max_attempts, "mode": "standard"},
+                max_pool_connections=config.io_threads,
+                # Path-style works for every endpoint and for bucket names with dots (images.example.com).
+                s3={"addressing_style": "path"},
+                tcp_keepalive=True,
+            ),
+        )
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking botocore call in the I/O pool, translating its errors."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: _translated(fn, *args, **kwargs))
+
+    async def fetch(
+        self, key: str, *, lookup: Lookup, stream_over: int | None = None, max_bytes: int | None = None
+    ) -> S3Object | Stream | None:
+        """GET a key: None if it is not there; a Stream if larger than ``stream_over``; else the whole object.
+
+        ``max_bytes`` caps what is read (Unprocessable beyond it), checked while reading, not only from
+        Content-Length.
+        """
+        try:
+            response = await self.call(self._client.get_object, Bucket=self.bucket, Key=key)
+        except _Missing as missing:
+            if lookup is Lookup.ORIGINAL and missing.status == 403:
+                # With the documented policy (ListBucket granted) a missing key is a 404; a 403 is a real denial.
+                log.warning("S3 denied GET of original %s: check the IAM policy", key)
+                raise UpstreamError("S3 denied access to the original") from None
+            return None
+        info = _info(key, response)
+        body = response["Body"]
+        if max_bytes is not None and info.size > max_bytes:
+            body.close()
+            raise Unprocessable(f"original larger than {max_bytes // (1024 * 1024)} MB")
+        if stream_over is not None and info.size > stream_over:
+            return Stream(self, info, body)
+        data = await self.call(_read_capped, body, max_bytes)
+        return S3Object(info, data)
+
+    async def put(
+        self,
+        key: str,
+        body: bytes,
+        *,
+        content_type: str,
+        cache_control: str,
+        storage_class: str,
+        metadata: dict[str, str],
+        tagging: str,
+    ) -> PutResult:
+        """PUT a new object; never overwrites one that exists where the endpoint supports If-None-Match."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": body,
+            "ContentType": content_type,
+            "CacheControl": cache_control,
+            "StorageClass": storage_class,
+            "Metadata": metadata,
+            "Tagging": tagging,
+        }
+        if self._conditional != "off":
+            params["IfNoneMatch"] = "*"
+        try:
+            await self.call(self._client.put_object, **params)
+            return PutResult.STORED
+        except _Missing as missing:
+            if missing.status == 412:
+                return PutResult.EXISTS
+            log.warning("write-back of %s refused by S3 (%s)", key, missing.status)
+            return PutResult.FAILED
+        except _Unsupported:
+            if self._conditional == "auto":
+                log.warning("S3 endpoint does not support conditional writes; writing without If-None-Match")
+                self._conditional = "off"
+                return await self.put(
+                    key,
+                    body,
+                    content_type=content_type,
+                    cache_control=cache_control,
+                    storage_class=storage_class,
+                    metadata=metadata,
+                    tagging=tagging,
+                )
+            log.warning("write-back of %s failed: conditional write unsupported", key)
+            return PutResult.FAILED
+        except ProxyError as exc:
+            log.warning("write-back of %s failed: %s", key, exc.reason)
+            return PutResult.FAILED
+
+    async def check_bucket(self) -> None:
+        """Raise an upstream error unless the bucket answers (readiness)."""
+        try:
+            await self.call(self._client.head_bucket, Bucket=self.bucket)
+        except _Missing as missing:
+            raise UpstreamError(f"bucket answered {missing.status}") from None
+
+    @property
+    def client(self) -> Any:
+        """The botocore client, for the bucket tools (run it in the pool via ``call``)."""
+        return self._client
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+
+
+class _Missing(Exception):
+    """A 4xx from S3 that means 'not there' or 'not allowed' for this key; its status says which."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Unsupported(Exception):
+    """The endpoint rejected a header it does not implement (conditional writes on older stores)."""
+
+
+def _translated(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except ClientError as exc:
+        raise _client_error(exc) from None
+    except (ConnectTimeoutError, ReadTimeoutError):
+        raise UpstreamTimeout("S3 timed out") from None
+    except BotoCoreError as exc:
+        raise UpstreamError(f"S3 unreachable: {type(exc).__name__}") from None
+    except OSError as exc:  # a socket error while streaming a body
+        raise UpstreamError(f"S3 connection failed: {type(exc).__name__}") from None
+
+
+def _client_error(exc: ClientError) -> Exception:
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    if status in (404, 403, 405, 412) or code in ("NoSuchKey", "NotFound", "PreconditionFailed"):
+        return _Missing(status or 404)
+    if status == 501 or code in ("NotImplemented",):
+        return _Unsupported(code)
+    if status == 503 or code == "SlowDown":
+        return UpstreamUnavailable("S3 is throttling requests")
+    if status in (500, 502, 504) or status >= 500:
+        return UpstreamError(f"S3 answered {status or code}")
+    if code == "InvalidArgument" and "If-None-Match" in str(exc):
+        return _Unsupported(code)
+    return UpstreamError(f"S3 refused the request ({code or status})")
+
+
+def _info(key: str, response: dict[str, Any]) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=int(response.get("ContentLength", 0)),
+        content_type=response.get("ContentType") or "application/octet-stream",
+        etag=response.get("ETag", ""),
+        last_modified=response["LastModified"],
+        cache_control=response.get("CacheControl"),
+        metadata=dict(response.get("Metadata") or {}),
+    )
+
+
+def _read_capped(body: Any, max_bytes: int | None) -> bytes:
+    """Read a body whole, stopping as soon as it passes ``max_bytes`` (Content-Length may lie)."""
+    if max_bytes is None:
+        data: bytes = body.read()
+        return data
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        while chunk := body.read(CHUNK):
+            total += len(chunk)
+            if total > max_bytes:
+                raise Unprocessable(f"original larger than {max_bytes // (1024 * 1024)} MB")
+            chunks.append(chunk)
+    finally:
+        body.close()
+    return b"".join(chunks)

@@ -1,0 +1,52 @@
+"""The render pool: a fixed number of threads and a bounded queue in front of them.
+
+Pillow releases the GIL while decoding, resampling and encoding, so threads use several cores. When every
+thread is busy and ``queue`` renders already wait, a new render is refused at once (503 + Retry-After)
+rather than piling up memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from .errors import Overloaded
+
+T = TypeVar("T")
+
+
+class RenderPool:
+    def __init__(self, workers: int, queue: int) -> None:
+        self.workers = workers
+        self.capacity = workers + queue
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
+        self._admitted = 0  # running + waiting; only touched on the event loop
+
+    @property
+    def in_progress(self) -> int:
+        return min(self._admitted, self.workers)
+
+    @property
+    def queued(self) -> int:
+        return max(0, self._admitted - self.workers)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._admitted >= self.capacity:
+            raise Overloaded("render queue is full")
+        self._admitted += 1
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except RuntimeError:  # executor shut down
+            self._admitted -= 1
+            raise Overloaded("shutting down") from None
+        # The slot is held until the thread really finishes, even if the awaiting request gives up.
+        future.add_done_callback(lambda _: self._release())
+        return await asyncio.shield(future)
+
+    def _release(self) -> None:
+        self._admitted -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
