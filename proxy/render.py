@@ -147,3 +147,8 @@ def _flatten(image: Image.Image) -> Image.Image:
     background = Image.new("RGB", rgba.size, "white")
     background.paste(rgba, mask=rgba.getchannel("A"))
     return background
+
+
+def render_many(data: bytes, specs: list[ThumbnailSpec], options: RenderOptions) -> list[Rendered]:
+    """Several thumbnails of one original (the ``warm`` command). For now: one full render per spec."""
+    return [render(data, spec, options) for spec in specs]
