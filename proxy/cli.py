@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -11,6 +12,9 @@ from collections.abc import Sequence
 from . import __version__
 from . import config as config_module
 from .config import OPTIONS, Config, ConfigError
+
+# Modules that each add one sub-command: ``add_parser(commands)`` registers it and sets ``run=`` on it.
+EXTRA_COMMANDS: tuple[str, ...] = ()
 
 
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="Proxy port. Default: 8080.")
     demo.add_argument("--address", default="127.0.0.1", help="Proxy address. Default: 127.0.0.1.")
     demo.set_defaults(run=_demo)
+
+    for name in EXTRA_COMMANDS:
+        importlib.import_module(name).add_parser(commands)
     return parser
 
 
