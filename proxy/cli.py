@@ -7,7 +7,7 @@ import asyncio
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from . import __version__
 from . import config as config_module
@@ -17,10 +17,13 @@ from .config import OPTIONS, Config, ConfigError
 EXTRA_COMMANDS: tuple[str, ...] = ()
 
 
-def add_serve_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per option; defaults stay None so that only what the user typed overrides env and file."""
+def add_serve_options(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
+    """One flag per option (or per option in ``names``, for the bucket tools); defaults stay None so that only
+    what the user typed overrides env and file."""
     parser.add_argument("--config", metavar="PATH", help="Config file (name = value lines). Env: S3RP_CONFIG.")
     for option in OPTIONS:
+        if names is not None and option.name not in names:
+            continue
         default = option.default
         if isinstance(default, tuple):
             default = ",".join("x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in default)
@@ -32,7 +35,7 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    flags = {option.name: getattr(args, option.attr) for option in OPTIONS}
+    flags = {option.name: getattr(args, option.attr, None) for option in OPTIONS}
     import os
 
     path = args.config or os.environ.get("S3RP_CONFIG")

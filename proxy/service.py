@@ -13,13 +13,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Any
 
 from .cache import CachedObject, MemoryCache, NegativeCache
 from .config import Config
 from .errors import BadRequest, Forbidden, NotFound, RenderTimeout
 from .keys import ThumbnailSpec, check_key, parse_thumbnail
 from .render import Rendered, RenderOptions, render
-from .s3 import Lookup, ObjectStore, PutResult, S3Object, Stream
+from .s3 import Lookup, ObjectInfo, ObjectStore, PutResult, S3Object, Stream
 from .singleflight import SingleFlight
 from .workers import RenderPool
 
@@ -173,19 +174,7 @@ class ImageService:
 
     def _start_write_back(self, spec: ThumbnailSpec, original: S3Object, rendered: Rendered) -> None:
         task = asyncio.ensure_future(
-            self.store.put(
-                spec.key,
-                rendered.body,
-                content_type=rendered.content_type,
-                cache_control=self.config.thumbnail_cache_control,
-                storage_class=self.config.thumbnail_storage_class,
-                metadata={
-                    "generator": GENERATOR,
-                    "source-key": original.info.key,
-                    "source-etag": original.info.etag.strip('"'),
-                },
-                tagging=THUMBNAIL_TAGGING,
-            )
+            self.store.put(spec.key, rendered.body, **thumbnail_put_args(self.config, original.info, rendered))
         )
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
@@ -204,6 +193,17 @@ class ImageService:
     def close(self) -> None:
         self.renders.close()
         self.store.close()
+
+
+def thumbnail_put_args(config: Config, source: ObjectInfo, rendered: Rendered) -> dict[str, Any]:
+    """How a thumbnail is stored (``ObjectStore.put`` keywords): shared by the write-back and ``warm``."""
+    return {
+        "content_type": rendered.content_type,
+        "cache_control": config.thumbnail_cache_control,
+        "storage_class": config.thumbnail_storage_class,
+        "metadata": {"generator": GENERATOR, "source-key": source.key, "source-etag": source.etag.strip('"')},
+        "tagging": THUMBNAIL_TAGGING,
+    }
 
 
 def _streamed(stream: Stream) -> Reply:
