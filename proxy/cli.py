@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Collection, Sequence
 
 from . import __version__
 from . import config as config_module
-from .config import OPTIONS, Config, ConfigError
+from .config import CONFIG_ENV, OPTIONS, Config, ConfigError, format_default
 
 # Modules that each add one sub-command: ``add_parser(commands)`` registers it and sets ``run=`` on it.
 EXTRA_COMMANDS: tuple[str, ...] = ()
@@ -20,14 +21,12 @@ EXTRA_COMMANDS: tuple[str, ...] = ()
 def add_serve_options(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
     """One flag per option (or per option in ``names``, for the bucket tools); defaults stay None so that only
     what the user typed overrides env and file."""
-    parser.add_argument("--config", metavar="PATH", help="Config file (name = value lines). Env: S3RP_CONFIG.")
+    parser.add_argument("--config", metavar="PATH", help=f"Config file (name = value lines). Env: {CONFIG_ENV}.")
     for option in OPTIONS:
         if names is not None and option.name not in names:
             continue
-        default = option.default
-        if isinstance(default, tuple):
-            default = ",".join("x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in default)
-        help_text = f"{option.help} Default: {default if default not in ('', None) else '(none)'}. Env: {option.env}."
+        default = format_default(option) or "(none)"
+        help_text = f"{option.help} Default: {default}. Env: {option.env}."
         if option.flag:
             parser.add_argument(f"--{option.name}", action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
@@ -36,9 +35,7 @@ def add_serve_options(parser: argparse.ArgumentParser, names: Collection[str] | 
 
 def config_from_args(args: argparse.Namespace) -> Config:
     flags = {option.name: getattr(args, option.attr, None) for option in OPTIONS}
-    import os
-
-    path = args.config or os.environ.get("S3RP_CONFIG")
+    path = args.config or os.environ.get(CONFIG_ENV)
     return config_module.load(flags, config_path=path)
 
 
@@ -55,7 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         config = config_from_args(args)
-    except (ConfigError, OSError) as exc:
+    except ConfigError as exc:
         print(f"s3-resize-proxy: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log_level)

@@ -25,7 +25,10 @@ class ConfigError(ValueError):
 
 def _int(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        value = int(text.strip())
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
         if lo is not None and value < lo:
             raise ValueError(f"must be >= {lo}")
         if hi is not None and value > hi:
@@ -37,7 +40,12 @@ def _int(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
 
 def _float(lo: float = 0.0) -> Callable[[str], float]:
     def parse(text: str) -> float:
-        value = float(text.strip())
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
         if value < lo:
             raise ValueError(f"must be >= {lo}")
         return value
@@ -189,6 +197,8 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+ENV_PREFIX = "S3RP_"
+CONFIG_ENV = "S3RP_CONFIG"  # the config file's path, when --config is not given
 
 
 @dataclass(frozen=True)
@@ -252,6 +262,10 @@ class Config:
     def render_workers(self) -> int:
         return self.render_threads or (os.cpu_count() or 1)
 
+    @property
+    def worker_processes(self) -> int:
+        return self.processes or (os.cpu_count() or 1)
+
     @classmethod
     def defaults(cls, **overrides: Any) -> Config:
         """Defaults with typed overrides (tests, the demo)."""
@@ -266,7 +280,10 @@ class Config:
 def read_config_file(path: str | Path) -> dict[str, str]:
     """Read ``name = value`` lines (``#`` comments, blank lines ignored) into raw strings."""
     raw: dict[str, str] = {}
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith(("#", ";", "[")):
@@ -277,7 +294,12 @@ def read_config_file(path: str | Path) -> dict[str, str]:
             raise ConfigError(f"{path}:{number}: expected 'name = value'")
         if name not in OPTIONS_BY_NAME:
             raise ConfigError(f"{path}:{number}: unknown option '{name}'")
-        raw[name] = value.strip()
+        if name in raw:
+            raise ConfigError(f"{path}:{number}: '{name}' is set twice")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]  # optional quotes, as people write them out of habit
+        raw[name] = value
     return raw
 
 
@@ -288,6 +310,10 @@ def load(
 ) -> Config:
     """Merge flag > env > file > default. ``flags`` holds only what was given on the command line."""
     environ = os.environ if environ is None else environ
+    known = {option.env for option in OPTIONS} | {CONFIG_ENV}
+    unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known)
+    if unknown:  # most likely a typo, which would otherwise be silently ignored
+        raise ConfigError(f"unknown environment variable(s): {', '.join(unknown)}")
     file_values = read_config_file(config_path) if config_path else {}
     values: dict[str, Any] = {}
     for option in OPTIONS:
@@ -311,6 +337,47 @@ def load(
     return _validated(Config(**values))
 
 
+def format_default(option: Option) -> str:
+    """An option's default as it would be written in the config file or on the command line."""
+    default = option.default
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, tuple):
+        return ",".join("x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in default)
+    return "" if default is None else str(default)
+
+
+# Headings of the example config file, keyed by the first option of each group.
+SECTIONS: dict[str, str] = {
+    "bucket": "Where: the bucket and the listener",
+    "cache-mb": "The memory cache",
+    "default-mode": "Thumbnails: what is made and how it is stored",
+    "jpeg-quality": "The image pipeline",
+    "max-dimension": "Limits and policy",
+    "processes": "Process and operations",
+}
+
+
+def example_file() -> str:
+    """The documented config file (conf/s3-resize-proxy.conf): every option, commented out at its default."""
+    lines = [
+        "# s3-resize-proxy configuration: `s3-resize-proxy serve --config PATH` (or S3RP_CONFIG=PATH).",
+        "#",
+        "# One `name = value` per line; `#` starts a comment. Every option below is shown at its default,",
+        "# commented out: uncomment and change what you need. Each can also be set by an environment",
+        "# variable (shown) or a command-line flag `--name=value`; precedence: flag > environment > file > default.",
+        "# Booleans: true/false (also yes/no, on/off, 1/0). Lists: comma-separated.",
+        "# Keep secrets (signing keys) out of this file: put them in the EnvironmentFile of the systemd unit.",
+        "#",
+        "# Generated from proxy/config.py: python -m proxy.config > conf/s3-resize-proxy.conf",
+    ]
+    for option in OPTIONS:
+        if option.name in SECTIONS:
+            lines += ["", "", f"# ---- {SECTIONS[option.name]}"]
+        lines += ["", f"# {option.help} Env: {option.env}.", f"# {option.name} = {format_default(option)}".rstrip()]
+    return "\n".join(lines) + "\n"
+
+
 def _validated(config: Config) -> Config:
     """Checks that span options or need more than a parser."""
     if not config.bucket:
@@ -320,4 +387,10 @@ def _validated(config: Config) -> Config:
             raise ConfigError(f"invalid value for --source-extensions: '{ext}' is not an image extension")
     if bool(config.admin_port) != bool(config.admin_address) and config.admin_address:
         raise ConfigError("--admin-address needs --admin-port")
+    if config.admin_port and config.admin_port == config.port:
+        raise ConfigError("--admin-port must differ from --port (0 serves the admin endpoints on the main port)")
     return config
+
+
+if __name__ == "__main__":
+    print(example_file(), end="")
