@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .keys import MODES, OUTPUT_FORMATS
+from .signing import MIN_KEY_LENGTH
 
 
 class ConfigError(ValueError):
@@ -101,6 +102,13 @@ def _size(text: str) -> tuple[int, int]:
     return (int(w), int(h))
 
 
+def _signing_key(text: str) -> str:
+    value = text.strip()
+    if len(value) < MIN_KEY_LENGTH:
+        raise ValueError(f"each key needs at least {MIN_KEY_LENGTH} characters")
+    return value
+
+
 def _storage_class(text: str) -> str:
     value = text.strip().upper()
     allowed = ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING")
@@ -184,7 +192,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("max-source-megapixels", _float(0.01), 50.0, "Largest original, in megapixels, read from its header."),
     Option("max-source-mb", _float(0.001), 50.0, "Largest original, in MB, enforced while reading."),
     Option("max-animation-megapixels", _float(0.01), 200.0, "Budget of frames x pixels for animated originals."),
-    Option("signing-key", _list(), (), "HMAC keys for signed thumbnail URLs (several: key rotation)."),
+    Option(
+        "signing-key",
+        _list(_signing_key),
+        (),
+        "HMAC keys (comma-separated, >= 16 characters each) for signed thumbnail URLs: the first signs, all verify.",
+    ),
     Option("sign-originals", _bool, False, "Require signatures on originals too.", flag=True),
     # -- process and operations
     Option("processes", _int(0, 256), 1, "Worker processes sharing the port (0: one per core)."),
@@ -315,25 +328,9 @@ def load(
     if unknown:  # most likely a typo, which would otherwise be silently ignored
         raise ConfigError(f"unknown environment variable(s): {', '.join(unknown)}")
     file_values = read_config_file(config_path) if config_path else {}
-    values: dict[str, Any] = {}
-    for option in OPTIONS:
-        flag = flags.get(option.name)
-        if flag is not None:
-            source, text = f"--{option.name}", flag
-        elif option.env in environ:
-            source, text = option.env, environ[option.env]
-        elif option.name in file_values:
-            source, text = f"'{option.name}' in {config_path}", file_values[option.name]
-        else:
-            values[option.attr] = option.default
-            continue
-        if isinstance(text, bool):
-            values[option.attr] = text
-            continue
-        try:
-            values[option.attr] = option.parse(text)
-        except ValueError as exc:
-            raise ConfigError(f"invalid value {text!r} for {source}: {exc}") from None
+    values = {
+        option.attr: _value(option, flags.get(option.name), environ, file_values, config_path) for option in OPTIONS
+    }
     return _validated(Config(**values))
 
 
@@ -378,6 +375,39 @@ def example_file() -> str:
     return "\n".join(lines) + "\n"
 
 
+def load_option(
+    name: str, flag: str | None, environ: Mapping[str, str] | None = None, config_path: str | None = None
+) -> Any:
+    """One option alone, with ``load``'s precedence and parsing: for commands that need no bucket (``sign``)."""
+    environ = os.environ if environ is None else environ
+    file_values = read_config_file(config_path) if config_path else {}
+    return _value(OPTIONS_BY_NAME[name], flag, environ, file_values, config_path)
+
+
+def _value(
+    option: Option,
+    flag: str | bool | None,
+    environ: Mapping[str, str],
+    file_values: Mapping[str, str],
+    config_path: str | None,
+) -> Any:
+    """The typed value of one option from the first source that sets it: flag, environment, file, default."""
+    if flag is not None:
+        source, text = f"--{option.name}", flag
+    elif option.env in environ:
+        source, text = option.env, environ[option.env]
+    elif option.name in file_values:
+        source, text = f"'{option.name}' in {config_path}", file_values[option.name]
+    else:
+        return option.default
+    if isinstance(text, bool):
+        return text
+    try:
+        return option.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"invalid value {text!r} for {source}: {exc}") from None
+
+
 def _validated(config: Config) -> Config:
     """Checks that span options or need more than a parser."""
     if not config.bucket:
@@ -385,6 +415,8 @@ def _validated(config: Config) -> Config:
     for ext in config.source_extensions:
         if ext not in OUTPUT_FORMATS:
             raise ConfigError(f"invalid value for --source-extensions: '{ext}' is not an image extension")
+    if config.sign_originals and not config.signing_key:
+        raise ConfigError("--sign-originals needs --signing-key")
     if bool(config.admin_port) != bool(config.admin_address) and config.admin_address:
         raise ConfigError("--admin-address needs --admin-port")
     if config.admin_port and config.admin_port == config.port:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from . import signing
 from .cache import CachedObject, MemoryCache, NegativeCache
 from .config import Config
 from .errors import BadRequest, Forbidden, NotFound, RenderTimeout
@@ -89,9 +90,10 @@ class ImageService:
 
     # ---- the request path -------------------------------------------------------------------------------
 
-    async def get(self, key: str) -> Reply:
+    async def get(self, key: str, signature: str | None = None) -> Reply:
         """Answer for ``key``: the object if it exists, else the thumbnail it names (made now)."""
         check_key(key)
+        self._check_signature(key, signature)
         cached = self.memory.get(key)
         if cached is not None and self.memory.is_fresh(cached):
             return Reply.cached(cached, Source.MEMORY)
@@ -102,13 +104,21 @@ class ImageService:
             return _streamed(found)
         if found is not None:
             return Reply.cached(self._remember(found), Source.S3)
-        return await self._thumbnail(key)
+        return await self._thumbnail(key, signed=signature is not None)
 
-    async def _thumbnail(self, key: str) -> Reply:
+    def _check_signature(self, key: str, signature: str | None) -> None:
+        """A signature that is given must be valid, checked before any S3 call; one is needed for every key
+        with --sign-originals, else only to make a thumbnail (existing objects are served unsigned)."""
+        if self.config.signing_key and (signature is not None or self.config.sign_originals):
+            signing.check(key, signature, self.config.signing_key)
+
+    async def _thumbnail(self, key: str, *, signed: bool) -> Reply:
         spec = parse_thumbnail(key)
         if spec is None:
             self.missing.add(key)
             raise NotFound("not found")
+        if self.config.signing_key and not signed:
+            raise Forbidden("missing signature")
         self._check_policy(spec)
         made = await self._flights.run(key, lambda: self._make(spec))
         return Reply.cached(made.obj, Source.RENDERED, made.timings)

@@ -54,11 +54,11 @@ def test_booleans(text, expected):
 def test_lists():
     config = load(
         {"allowed-sizes": "200x200, 400X300", "source-extensions": ".PNG,jpg,,"},
-        environ={"S3RP_BUCKET": "b", "S3RP_SIGNING_KEY": "k1,k2"},
+        environ={"S3RP_BUCKET": "b", "S3RP_SIGNING_KEY": "k1-0123456789abcdef,k2-0123456789abcdef"},
     )
     assert config.allowed_sizes == ((200, 200), (400, 300))
     assert config.source_extensions == ("png", "jpg")
-    assert config.signing_key == ("k1", "k2")
+    assert config.signing_key == ("k1-0123456789abcdef", "k2-0123456789abcdef")
 
 
 @pytest.mark.parametrize(
