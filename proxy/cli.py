@@ -15,7 +15,14 @@ from . import config as config_module
 from .config import CONFIG_ENV, OPTIONS, Config, ConfigError, format_default
 
 # Modules that each add one sub-command: ``add_parser(commands)`` registers it and sets ``run=`` on it.
-EXTRA_COMMANDS: tuple[str, ...] = ("proxy.sign_command",)
+EXTRA_COMMANDS: tuple[str, ...] = (
+    "proxy.sign_command",
+    "proxy.tools.setup_bucket",
+    "proxy.tools.analyze_logs",
+    "proxy.tools.prune",
+    "proxy.tools.warm",
+    "proxy.tools.purge",
+)
 
 
 def add_serve_options(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:

@@ -1,0 +1,154 @@
+"""``setup-bucket``: website 404 -> 302 rule, optional public read and thumbnail expiry; prints the IAM policy.
+
+Idempotent: each document is read first, merged (other rules and statements are kept) and written only when
+it differs. ``--dry-run`` prints every document it would apply and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import bucket as b
+from . import bucketconf as conf
+
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
+_ABSENT = (
+    "NoSuchWebsiteConfiguration",
+    "NoSuchBucketPolicy",
+    "NoSuchLifecycleConfiguration",
+    "NoSuchPublicAccessBlockConfiguration",
+)
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "setup-bucket",
+        help="Configure the bucket's website redirect, public read and thumbnail expiry.",
+        description="Apply (or with --dry-run print) the S3 website configuration whose 404 -> 302 rule sends "
+        "missing keys to resize.php?src= on the resizer, a public-read bucket policy (--public-read), and a "
+        "lifecycle rule expiring objects tagged thumbnail=true (--expire-days). Prints the IAM policy the proxy "
+        "needs. Safe to run again.",
+    )
+    parser.add_argument("--resizer-host", required=True, metavar="HOST[:PORT]", help="Where S3 redirects misses.")
+    parser.add_argument(
+        "--resizer-protocol", choices=("http", "https"), default="http", help="Redirect protocol. Default: http."
+    )
+    parser.add_argument("--public-read", action="store_true", help="Public GetObject policy (website topology).")
+    parser.add_argument("--expire-days", type=int, metavar="N", help="Expire thumbnail=true objects after N days.")
+    parser.add_argument("--dry-run", action="store_true", help="Print what would be applied; change nothing.")
+    b.add_s3_options(parser)
+    parser.set_defaults(run=b.guarded(run))
+
+
+def run(args: argparse.Namespace) -> int:
+    if not _HOST.match(args.resizer_host):
+        raise b.ToolError(f"--resizer-host: {args.resizer_host!r} is not HOST or HOST:PORT")
+    if args.expire_days is not None and args.expire_days < 1:
+        raise b.ToolError("--expire-days must be at least 1")
+    config = b.load_config(args)
+    part = conf.partition(config.region)
+    s3 = b.client(config)
+    bucket = config.bucket
+    changed = 0
+    if not _bucket_exists(s3, bucket):
+        print(f"bucket {bucket}: {'would create' if args.dry_run else 'creating'} in {config.region}")
+        if not args.dry_run:
+            params: dict[str, Any] = {"Bucket": bucket}
+            if config.region != "us-east-1":
+                params["CreateBucketConfiguration"] = {"LocationConstraint": config.region}
+            s3.create_bucket(**params)
+        changed += 1
+        exists = False
+    else:
+        exists = True
+
+    def step(name: str, current: dict[str, Any] | None, desired: dict[str, Any], apply: Callable[[], Any]) -> None:
+        nonlocal changed
+        if current is not None and _same(current, desired):
+            print(f"{name}: unchanged")
+            return
+        changed += 1
+        print(f"{name}: {'would apply' if args.dry_run else 'applying'}\n{_dump(desired)}")
+        if not args.dry_run:
+            apply()
+
+    current_site = _get(exists, lambda: s3.get_bucket_website(Bucket=bucket))
+    site = conf.website(args.resizer_host, args.resizer_protocol, current_site)
+    step("website", current_site, site, lambda: s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=site))
+    if args.public_read:
+        current_block = _get(exists, lambda: s3.get_public_access_block(Bucket=bucket))
+        block_now = (current_block or {}).get("PublicAccessBlockConfiguration")
+        block = conf.public_access_block(block_now)
+        step(
+            "public access block",
+            block_now,
+            block,
+            lambda: s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=block),
+        )
+        current_policy = _get(exists, lambda: s3.get_bucket_policy(Bucket=bucket))
+        policy_now = json.loads(current_policy["Policy"]) if current_policy else None
+        policy = conf.bucket_policy(bucket, part, policy_now)
+        step(
+            "bucket policy", policy_now, policy, lambda: s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        )
+    if args.expire_days is not None:
+        current_rules = _get(exists, lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket))
+        rules_now = {"Rules": current_rules["Rules"]} if current_rules else None
+        rules = conf.lifecycle(args.expire_days, rules_now)
+        step(
+            "lifecycle",
+            rules_now,
+            rules,
+            lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=rules),
+        )
+    print(f"IAM policy for the proxy (partition {part}):\n{_dump(conf.iam_policy(bucket, part))}")
+    verb = "would change" if args.dry_run else "changed"
+    print(f"setup-bucket: {bucket}: {verb} {changed} setting(s)" if changed else f"setup-bucket: {bucket}: up to date")
+    return 0
+
+
+def _bucket_exists(s3: Any, bucket: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+
+
+def _get(exists: bool, read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """A bucket sub-resource, or None when it is not set (or the bucket does not exist yet)."""
+    if not exists:
+        return None
+    try:
+        response = read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _ABSENT:
+            return None
+        raise
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+def _same(current: Any, desired: Any) -> bool:
+    """Equal as S3 documents: S3 may add empty fields and reorder nothing else we rely on."""
+    return _normal(current) == _normal(desired)
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2)

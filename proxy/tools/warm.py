@@ -1,0 +1,261 @@
+"""``warm --sizes=200x200,400x0``: make the thumbnails of every original under a prefix before anyone asks.
+
+Per original: one GET, one ``render_many`` (one decode, every size), one conditional PUT per size with the
+proxy's own write parameters (``service.thumbnail_put_args``), so S3 ends up exactly as if the proxy had made
+them. Thumbnails that exist are skipped, so an interrupted run is resumed by running it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Config
+from ..errors import BadRequest, ProxyError
+from ..keys import ThumbnailSpec, parse_thumbnail
+from ..render import RenderOptions, render_many
+from ..s3 import Lookup, ObjectStore, PutResult, S3Object
+from ..service import thumbnail_put_args
+from . import bucket as b
+from . import logs
+from .analyze_logs import size_label
+from .progress import Progress
+
+# What decides how thumbnails look and are stored: warm takes them exactly as serve does.
+RENDER_OPTIONS = (
+    "default-mode",
+    "source-extensions",
+    "thumbnail-storage-class",
+    "thumbnail-cache-control",
+    "conditional-write",
+    "jpeg-quality",
+    "webp-quality",
+    "avif-quality",
+    "jpeg-progressive",
+    "png-compress-level",
+    "animation",
+    "render-threads",
+    "max-dimension",
+    "allowed-sizes",
+    "max-source-megapixels",
+    "max-source-mb",
+    "max-animation-megapixels",
+)
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "warm",
+        help="Pre-generate thumbnails of the originals under a prefix.",
+        description="Make the given sizes (or the --top sizes most requested in --from-logs) of every original "
+        "under --prefix and store them as the proxy would. Existing thumbnails are skipped: run it again to "
+        "resume. Rendering options come from the same flags, environment and --config file as serve.",
+    )
+    parser.add_argument("--sizes", default="", help="Comma-separated sizes: 200x200, 400x0, 300x200_fit, 200x200@2x.")
+    parser.add_argument("--prefix", default="", help="Only originals under this key prefix.")
+    parser.add_argument("--from-logs", nargs="+", action="extend", metavar="PATH", help="Take sizes from these logs.")
+    parser.add_argument("--top", type=int, default=3, help="With --from-logs: how many sizes. Default: 3.")
+    parser.add_argument("--concurrency", type=int, default=8, help="Originals in flight at once. Default: 8.")
+    parser.add_argument("--dry-run", action="store_true", help="Count what would be made; make nothing.")
+    parser.add_argument(
+        "--progress-every", type=float, metavar="SECONDS", help="Progress interval (default: 0.1 on a TTY, else 10)."
+    )
+    b.add_s3_options(parser, *RENDER_OPTIONS)
+    parser.set_defaults(run=b.guarded(run))
+
+
+@dataclass
+class Summary:
+    """What a run did, for the last line and the exit status."""
+
+    originals: int = 0
+    complete: int = 0  # every size already there
+    warmed: int = 0
+    results: Counter[str] = field(default_factory=Counter)  # PutResult values
+    failures: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        rate = (self.warmed + self.complete) / self.seconds if self.seconds else 0.0
+        text = (
+            f"warm: {self.originals} originals: {self.warmed} warmed, {self.complete} already complete, "
+            f"{len(self.failures)} failed; thumbnails: {self.results['stored']} stored, "
+            f"{self.results['exists']} already there, {self.results['failed']} not stored; "
+            f"{self.seconds:.1f}s ({rate:.1f} originals/s)"
+        )
+        return text + (" — interrupted: run again to resume" if self.interrupted else "")
+
+
+def parse_sizes(text: str, config: Config) -> list[str]:
+    """Size labels, each checked against the key grammar and serve's size policy (which warm must not bypass)."""
+    labels: list[str] = []
+    for label in (part.strip() for part in text.split(",")):
+        if not label:
+            continue
+        try:
+            spec = parse_thumbnail(f"x_{label}.jpg")
+        except BadRequest as exc:
+            raise b.ToolError(f"--sizes: {label!r}: {exc.reason}") from None
+        if spec is None or size_label(spec) != label:
+            raise b.ToolError(f"--sizes: {label!r} is not WxH[_mode][@Nx]")
+        if max(spec.target_width, spec.target_height) > config.max_dimension:
+            raise b.ToolError(f"--sizes: {label} is over --max-dimension {config.max_dimension}")
+        if config.allowed_sizes and spec.size not in config.allowed_sizes:
+            raise b.ToolError(f"--sizes: {label} is not in --allowed-sizes")
+        if label not in labels:
+            labels.append(label)
+    return labels
+
+
+def sizes_from_logs(paths: list[str], top: int) -> list[str]:
+    """The ``top`` most requested thumbnail sizes (hits and misses; errors do not count)."""
+    counts: Counter[str] = Counter()
+    for request in logs.requests(paths):
+        if request.outcome == logs.ERROR:
+            continue
+        try:
+            spec = parse_thumbnail(request.key)
+        except BadRequest:
+            continue
+        if spec is not None:
+            counts[size_label(spec)] += 1
+    return [label for label, _ in counts.most_common(top)]
+
+
+def plan(
+    keys: set[str], prefix: str, labels: list[str], extensions: tuple[str, ...]
+) -> Iterator[tuple[str, list[str]]]:
+    """(original, thumbnail keys it still lacks) for every original under ``prefix``, in key order.
+
+    A key shaped like a thumbnail whose original is listed is a thumbnail; one whose original is not (a camera
+    file named ``IMG_1024x768.jpg``) is an original.
+    """
+    for key in sorted(keys):
+        if not key.startswith(prefix):
+            continue
+        stem, dot, ext = key.rpartition(".")
+        if not dot or ext.lower() not in extensions or "/" in ext:
+            continue
+        try:
+            spec = parse_thumbnail(key)
+        except BadRequest:
+            spec = None
+        if spec is not None and any(source in keys for source in spec.source_keys(extensions) if source != key):
+            continue
+        yield key, [thumb for thumb in (f"{stem}_{label}.{ext}" for label in labels) if thumb not in keys]
+
+
+class Warmer:
+    """Fetch, render all sizes from one decode, store: ``concurrency`` originals at a time."""
+
+    def __init__(self, config: Config, concurrency: int, progress: Progress, summary: Summary) -> None:
+        self.config = config
+        self.store = ObjectStore(config)
+        self.options = RenderOptions.from_config(config)
+        self.renders = ThreadPoolExecutor(config.render_workers, thread_name_prefix="warm-render")
+        self.concurrency = concurrency
+        self.progress = progress
+        self.summary = summary
+
+    async def run(self, work: Iterator[tuple[str, list[str]]]) -> None:
+        workers = [asyncio.ensure_future(self._worker(work)) for _ in range(self.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            self.renders.shutdown(wait=False, cancel_futures=True)
+            self.store.close()
+
+    async def _worker(self, work: Iterator[tuple[str, list[str]]]) -> None:
+        for original, missing in work:  # a shared iterator: each item goes to exactly one worker
+            if missing:
+                await self._warm(original, missing)
+            else:
+                self.summary.complete += 1
+            self.progress.advance()
+
+    async def _warm(self, key: str, missing: list[str]) -> None:
+        try:
+            original = await self.store.fetch(key, lookup=Lookup.ORIGINAL, max_bytes=self.config.max_source_bytes)
+            if original is None:
+                raise ProxyError("original vanished")
+            assert isinstance(original, S3Object)  # no stream_over given
+            specs: list[ThumbnailSpec] = [spec for spec in map(parse_thumbnail, missing) if spec is not None]
+            loop = asyncio.get_running_loop()
+            rendered = await loop.run_in_executor(self.renders, render_many, original.body, specs, self.options)
+        except ProxyError as exc:
+            self.summary.failures.append(f"{key}: {exc.reason}")
+            return
+        results = await asyncio.gather(
+            *(
+                self.store.put(spec.key, thumb.body, **thumbnail_put_args(self.config, original.info, thumb))
+                for spec, thumb in zip(specs, rendered, strict=True)
+            )
+        )
+        self.summary.results.update(result.value for result in results)
+        if PutResult.FAILED in results:
+            self.summary.failures.append(f"{key}: {results.count(PutResult.FAILED)} thumbnail(s) not stored")
+        else:
+            self.summary.warmed += 1
+
+
+async def warm(config: Config, work: list[tuple[str, list[str]]], concurrency: int, every: float | None) -> Summary:
+    summary = Summary(originals=len(work))
+    progress = Progress("warm", len(work), every=every)
+    started = time.monotonic()
+    try:
+        await Warmer(config, concurrency, progress, summary).run(iter(work))
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us; report what was done
+        summary.interrupted = True
+    progress.close()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def run(args: argparse.Namespace) -> int:
+    config = b.load_config(args)
+    if args.concurrency < 1:
+        raise b.ToolError("--concurrency must be at least 1")
+    labels = parse_sizes(args.sizes, config)
+    if args.from_logs:
+        try:
+            labels += [label for label in parse_sizes(",".join(sizes_from_logs(args.from_logs, args.top)), config)]
+        except OSError as exc:
+            raise b.ToolError(str(exc)) from None
+        labels = list(dict.fromkeys(labels))
+        print(f"sizes: {', '.join(labels) or '(none in the logs)'}", file=sys.stderr)
+    if not labels:
+        raise b.ToolError("no sizes: give --sizes and/or --from-logs")
+    # Enough pooled connections for every PUT of every original in flight, plus their GETs.
+    config = dataclasses.replace(config, io_threads=max(config.io_threads, args.concurrency * (len(labels) + 1)))
+    s3 = b.client(config)
+    b.require_bucket(s3, config.bucket)
+    keys = {obj["Key"] for obj in b.list_objects(s3, config.bucket, args.prefix)}
+    work = list(plan(keys, args.prefix, labels, config.source_extensions))
+    missing = sum(len(thumbs) for _, thumbs in work)
+    if args.dry_run:
+        todo = sum(1 for _, thumbs in work if thumbs)
+        print(
+            f"warm (dry run): {len(work)} originals, {todo} lacking some of {', '.join(labels)}: would make {missing}"
+        )
+        return 0
+    summary = asyncio.run(warm(config, work, args.concurrency, args.progress_every))
+    for failure in summary.failures[:20]:
+        print(f"failed: {failure}")
+    if len(summary.failures) > 20:
+        print(f"... and {len(summary.failures) - 20} more failures")
+    print(summary.line())
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failures else 0

@@ -1,0 +1,111 @@
+"""setup-bucket against moto's server, and conf/*.json kept equal to what it applies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from proxy.cli import main
+from proxy.tools import bucketconf
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def setup(capsys, moto_url, bucket, *extra):
+    code = main(["setup-bucket", f"--bucket={bucket}", f"--s3-endpoint={moto_url}", *extra])
+    return code, capsys.readouterr().out
+
+
+def test_conf_examples_are_the_generated_documents():
+    example, resizer = "images.example.com", "resizer.example.com"
+    assert json.loads((CONF / "website.json").read_text()) == bucketconf.website(resizer)
+    assert json.loads((CONF / "bucket-policy.json").read_text()) == bucketconf.bucket_policy(example, "aws")
+    assert json.loads((CONF / "lifecycle.json").read_text()) == bucketconf.lifecycle(30)
+    assert json.loads((CONF / "iam-policy.json").read_text()) == bucketconf.iam_policy(example, "aws")
+
+
+def test_partitions():
+    assert bucketconf.partition("us-east-1") == "aws"
+    assert bucketconf.partition("eu-west-3") == "aws"
+    assert bucketconf.partition("cn-north-1") == "aws-cn"
+    assert bucketconf.partition("cn-northwest-1") == "aws-cn"
+    assert bucketconf.partition("us-gov-west-1") == "aws-us-gov"
+
+
+def test_applies_everything_then_is_idempotent(capsys, moto_url, s3, bucket):
+    s3.put_bucket_lifecycle_configuration(  # someone else's rule: must survive
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [{"ID": "old-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 7}}]
+        },
+    )
+    code, out = setup(
+        capsys, moto_url, bucket, "--resizer-host=resizer.example.com:8080", "--public-read", "--expire-days=14"
+    )
+    assert code == 0
+    rule = s3.get_bucket_website(Bucket=bucket)["RoutingRules"][0]
+    assert rule["Condition"] == {"HttpErrorCodeReturnedEquals": "404"}
+    assert rule["Redirect"]["HostName"] == "resizer.example.com:8080"
+    assert rule["Redirect"]["ReplaceKeyPrefixWith"] == "resize.php?src="
+    assert rule["Redirect"]["HttpRedirectCode"] == "302"
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert policy["Statement"][0]["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block["BlockPublicPolicy"] is False and block["RestrictPublicBuckets"] is False
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert set(rules) == {"old-logs", "expire-thumbnails"}
+    assert rules["expire-thumbnails"]["Expiration"] == {"Days": 14}
+    assert rules["expire-thumbnails"]["Filter"]["Tag"] == {"Key": "thumbnail", "Value": "true"}
+    iam = json.loads(out[out.index("IAM policy") :].split(":\n", 1)[1].rsplit("\nsetup-bucket", 1)[0])
+    assert iam == bucketconf.iam_policy(bucket, "aws")
+    assert "changed 4 setting(s)" in out
+
+    code, again = setup(
+        capsys, moto_url, bucket, "--resizer-host=resizer.example.com:8080", "--public-read", "--expire-days=14"
+    )
+    assert code == 0
+    assert "website: unchanged" in again and "bucket policy: unchanged" in again and "lifecycle: unchanged" in again
+    assert "public access block: unchanged" in again and "up to date" in again
+
+    code, changed = setup(capsys, moto_url, bucket, "--resizer-host=resizer2.example.com", "--expire-days=30")
+    assert "website: applying" in changed and "lifecycle: applying" in changed
+    rules = s3.get_bucket_website(Bucket=bucket)["RoutingRules"]
+    assert [r["Redirect"]["HostName"] for r in rules] == ["resizer2.example.com"]
+
+
+def test_dry_run_changes_nothing_and_prints_documents(capsys, moto_url, s3, bucket):
+    code, out = setup(
+        capsys, moto_url, bucket, "--resizer-host=resizer.example.com", "--public-read", "--expire-days=30", "--dry-run"
+    )
+    assert code == 0
+    assert "website: would apply" in out and '"ReplaceKeyPrefixWith": "resize.php?src="' in out
+    assert f'"Resource": "arn:aws:s3:::{bucket}/*"' in out and '"Days": 30' in out
+    assert "would change 4 setting(s)" in out
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    for read in (s3.get_bucket_website, s3.get_bucket_policy, s3.get_bucket_lifecycle_configuration):
+        try:
+            read(Bucket=bucket)
+        except s3.exceptions.ClientError:
+            continue
+        raise AssertionError(f"{read.__name__} found a configuration after a dry run")
+
+
+def test_china_region_uses_aws_cn_partition(capsys, moto_url):
+    code, out = setup(
+        capsys,
+        moto_url,
+        "images-cn-test",
+        "--region=cn-north-1",
+        "--resizer-host=resizer.example.cn",
+        "--public-read",
+        "--dry-run",
+    )
+    assert code == 0
+    assert "would create in cn-north-1" in out
+    assert "arn:aws-cn:s3:::images-cn-test/*" in out and "arn:aws:" not in out
+
+
+def test_bad_host_is_refused(capsys, moto_url, bucket):
+    code = main(["setup-bucket", f"--bucket={bucket}", f"--s3-endpoint={moto_url}", "--resizer-host=http://x/y"])
+    assert code == 2
+    assert "not HOST or HOST:PORT" in capsys.readouterr().err
