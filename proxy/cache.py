@@ -1,4 +1,5 @@
-"""In-memory caches, all owned by the event loop thread: hot objects (byte-bounded LRU) and recent 404s."""
+"""In-memory caches, all owned by the event loop thread: hot objects (byte-bounded LRU), recently fetched
+originals (byte-bounded, short-lived) and recent 404s."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cachetools import LRUCache, TTLCache
+
+from .s3 import S3Object
 
 # Per-entry bookkeeping (key, headers, dataclass) counted against the byte budget so tiny objects still cost.
 ENTRY_OVERHEAD = 512
@@ -48,6 +51,32 @@ class MemoryCache:
     def discard(self, key: str) -> None:
         if self._lru is not None:
             self._lru.pop(key, None)
+
+    @property
+    def bytes_used(self) -> int:
+        return int(self._lru.currsize) if self._lru is not None else 0
+
+
+class OriginalsCache:
+    """Originals kept for ``ttl`` seconds after their GET, so that further sizes of a new image cost no GET."""
+
+    def __init__(self, max_bytes: int, ttl: float) -> None:
+        self._lru: TTLCache[str, S3Object] | None = (
+            TTLCache(maxsize=max_bytes, ttl=ttl, getsizeof=lambda obj: len(obj.body) + ENTRY_OVERHEAD)
+            if max_bytes and ttl > 0
+            else None
+        )
+
+    def get(self, key: str) -> S3Object | None:
+        if self._lru is None:
+            return None
+        self._lru.expire()  # release expired bodies now, not at the next insert
+        return self._lru.get(key)
+
+    def put(self, obj: S3Object) -> None:
+        if self._lru is None or len(obj.body) + ENTRY_OVERHEAD > self._lru.maxsize:
+            return
+        self._lru[obj.info.key] = obj
 
     @property
     def bytes_used(self) -> int:

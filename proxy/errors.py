@@ -17,6 +17,10 @@ class ProxyError(Exception):
         super().__init__(reason)
         self.reason = reason
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error needs (beyond Retry-After)."""
+        return {}
+
 
 class BadRequest(ProxyError):
     """The key or query is malformed (bad characters, bad thumbnail grammar, size over the maximum)."""
@@ -34,6 +38,19 @@ class NotFound(ProxyError):
     """Neither the object nor (for a thumbnail) its original exists."""
 
     status = 404
+
+
+class RangeNotSatisfiable(ProxyError):
+    """The Range starts past the end of the object; the answer names the object's size."""
+
+    status = 416
+
+    def __init__(self, reason: str, size: int | None) -> None:
+        super().__init__(reason)
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size}"} if self.size is not None else {}
 
 
 class Unprocessable(ProxyError):

@@ -9,7 +9,9 @@ from tornado import httputil
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
+from .conditional import not_modified
 from .errors import BadRequest, ProxyError
+from .ranges import parse_range
 from .service import ImageService, Reply
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ class BaseHandler(RequestHandler):
         self.set_header("Cache-Control", "no-store")
         if exc.retry_after is not None:
             self.set_header("Retry-After", str(exc.retry_after))
+        for name, value in exc.headers().items():
+            self.set_header(name, value)
         self.finish("" if self.request.method == "HEAD" else exc.reason + "\n")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -57,25 +61,43 @@ class ObjectHandler(BaseHandler):
     async def answer(self, key: str) -> None:
         # Raw, like src: the signature is compared byte for byte, never after Tornado's clean-up.
         sig = self.request.query_arguments.get("sig")
+        # Range applies to GET only (RFC 9110 14.2); one we do not serve is ignored: the whole object is sent.
+        byte_range = parse_range(self.request.headers.get("Range")) if self.request.method == "GET" else None
         try:
-            reply = await self.service.get(key, sig[0].decode("ascii", "replace") if sig else None)
+            reply = await self.service.get(
+                key,
+                sig[0].decode("ascii", "replace") if sig else None,
+                byte_range=byte_range,
+                if_range=self.request.headers.get("If-Range"),
+            )
         except ProxyError as exc:
             self.fail(exc)
             return
         await self.send(reply)
 
     async def send(self, reply: Reply) -> None:
-        self.set_header("Content-Type", reply.content_type)
-        self.set_header("Content-Length", str(reply.size))
+        # Validators and caching headers go on 200, 206 and 304 alike; Tornado's own ETag logic stays off.
         if reply.etag:
             self.set_header("ETag", reply.etag)
         self.set_header("Last-Modified", httputil.format_timestamp(reply.last_modified))
         if reply.cache_control:
             self.set_header("Cache-Control", reply.cache_control)
+        self.set_header("Accept-Ranges", "bytes")
         self.set_header("X-Cache", reply.source.value)
         if reply.timings:
             timings = {**reply.timings, "total": self.request.request_time()}
             self.set_header("Server-Timing", ", ".join(f"{k};dur={v * 1000:.1f}" for k, v in timings.items()))
+        if not_modified(self.request.headers, reply.etag, reply.last_modified):
+            if reply.stream is not None:
+                reply.stream.close()
+            self.set_status(304)
+            self.finish()
+            return
+        self.set_header("Content-Type", reply.content_type)
+        self.set_header("Content-Length", str(reply.size))
+        if reply.content_range is not None:
+            self.set_status(206)
+            self.set_header("Content-Range", reply.content_range)
         if reply.stream is None:
             self.finish(None if self.request.method == "HEAD" else reply.body)
             return

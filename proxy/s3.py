@@ -26,7 +26,14 @@ from botocore.exceptions import (
 )
 
 from .config import Config
-from .errors import ProxyError, Unprocessable, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .errors import (
+    ProxyError,
+    RangeNotSatisfiable,
+    Unprocessable,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,6 +52,7 @@ class ObjectInfo:
     last_modified: datetime
     cache_control: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    content_range: str | None = None  # on a ranged GET: ``bytes a-b/total``; ``size`` is then the part's
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,15 @@ class Stream:
 
     def close(self) -> None:
         self._body.close()
+
+
+class NotModified(Enum):
+    """A conditional GET found the object unchanged (S3 answered 304)."""
+
+    NOT_MODIFIED = "not-modified"
+
+
+NOT_MODIFIED = NotModified.NOT_MODIFIED
 
 
 class PutResult(Enum):
@@ -113,15 +130,32 @@ class ObjectStore:
         return await loop.run_in_executor(self._pool, lambda: _translated(fn, *args, **kwargs))
 
     async def fetch(
-        self, key: str, *, lookup: Lookup, stream_over: int | None = None, max_bytes: int | None = None
-    ) -> S3Object | Stream | None:
+        self,
+        key: str,
+        *,
+        lookup: Lookup,
+        stream_over: int | None = None,
+        max_bytes: int | None = None,
+        if_none_match: str | None = None,
+        byte_range: str | None = None,
+    ) -> S3Object | Stream | NotModified | None:
         """GET a key: None if it is not there; a Stream if larger than ``stream_over``; else the whole object.
 
         ``max_bytes`` caps what is read (Unprocessable beyond it), checked while reading, not only from
-        Content-Length.
+        Content-Length. ``if_none_match`` makes it a revalidation (NOT_MODIFIED when the ETag still matches);
+        ``byte_range`` (one ``bytes=`` range) is passed to S3 as is.
         """
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if if_none_match:
+            params["IfNoneMatch"] = if_none_match
+        if byte_range:
+            params["Range"] = byte_range
         try:
-            response = await self.call(self._client.get_object, Bucket=self.bucket, Key=key)
+            response = await self.call(self._client.get_object, **params)
+        except _NotModified:
+            return NOT_MODIFIED
+        except _BadRange as bad:
+            raise RangeNotSatisfiable("range not satisfiable", bad.size) from None
         except _Missing as missing:
             if lookup is Lookup.ORIGINAL and missing.status == 403:
                 # With the documented policy (ListBucket granted) a missing key is a 404; a 403 is a real denial.
@@ -214,6 +248,18 @@ class _Missing(Exception):
         self.status = status
 
 
+class _NotModified(Exception):
+    """S3 answered 304 to a conditional GET."""
+
+
+class _BadRange(Exception):
+    """S3 answered 416; ``size`` is the object's size when S3 said it."""
+
+    def __init__(self, size: int | None) -> None:
+        super().__init__(size)
+        self.size = size
+
+
 class _Unsupported(Exception):
     """The endpoint rejected a header it does not implement (conditional writes on older stores)."""
 
@@ -234,6 +280,11 @@ def _translated(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def _client_error(exc: ClientError) -> Exception:
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     code = str(exc.response.get("Error", {}).get("Code", ""))
+    if status == 304:
+        return _NotModified()
+    if status == 416 or code == "InvalidRange":
+        size = str(exc.response.get("Error", {}).get("ActualObjectSize", ""))
+        return _BadRange(int(size) if size.isdigit() else None)
     if status in (404, 403, 405, 412) or code in ("NoSuchKey", "NotFound", "PreconditionFailed"):
         return _Missing(status or 404)
     if status == 501 or code in ("NotImplemented",):
@@ -256,6 +307,7 @@ def _info(key: str, response: dict[str, Any]) -> ObjectInfo:
         last_modified=response["LastModified"],
         cache_control=response.get("CacheControl"),
         metadata=dict(response.get("Metadata") or {}),
+        content_range=response.get("ContentRange"),
     )
 
 
