@@ -1,0 +1,140 @@
+"""warm against moto's server: stores what the proxy would, skips what exists, resumes after Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from proxy.cli import main
+from tests.images import opened, quadrants, solid
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def keys(s3, bucket, prefix=""):
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
+
+
+def stored(s3, bucket, key):
+    head = s3.head_object(Bucket=bucket, Key=key)
+    tags = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    return {
+        "ContentType": head["ContentType"],
+        "CacheControl": head.get("CacheControl"),
+        "StorageClass": head.get("StorageClass", "STANDARD"),
+        "Metadata": head["Metadata"],
+        "Tags": tags,
+    }
+
+
+def test_warm_stores_exactly_what_the_proxy_stores(proxy, s3, bucket, http, moto_url, capsys):
+    s3.put_object(Bucket=bucket, Key="earth.jpg", Body=quadrants(160, 120), ContentType="image/jpeg")
+    s3.put_object(Bucket=bucket, Key="moon.jpg", Body=quadrants(160, 120), ContentType="image/jpeg")
+    assert http.get(f"{proxy.url}/earth_40x40.jpg").status_code == 200
+    proxy.flush()
+    assert main(["warm", "--sizes=40x40,60x0", f"--bucket={bucket}", f"--s3-endpoint={moto_url}"]) == 0
+    out = capsys.readouterr().out
+    assert "2 originals: 2 warmed" in out and "3 stored, 0 already there" in out
+    made_by_proxy = stored(s3, bucket, "earth_40x40.jpg")
+    made_by_warm = stored(s3, bucket, "moon_40x40.jpg")
+    assert made_by_proxy["Metadata"].pop("source-key") == "earth.jpg"
+    assert made_by_warm["Metadata"].pop("source-key") == "moon.jpg"
+    assert made_by_warm == made_by_proxy  # type, cache-control, storage class, generator, source-etag, tag
+    body = s3.get_object(Bucket=bucket, Key="moon_60x0.jpg")["Body"].read()
+    assert opened(body).size == (60, 45)
+    # the proxy serves the warmed thumbnail from S3 instead of making it
+    response = http.get(f"{proxy.url}/moon_60x0.jpg")
+    assert response.headers["X-Cache"] == "s3" and response.content == body
+
+
+def test_warm_prefix_skips_existing_and_thumbnails(s3, bucket, moto_url, capsys):
+    for i in range(12):
+        s3.put_object(Bucket=bucket, Key=f"gallery/p{i:02}.jpg", Body=solid(32, 24), ContentType="image/jpeg")
+    s3.put_object(Bucket=bucket, Key="gallery/IMG_1024x768.jpg", Body=solid(40, 30), ContentType="image/jpeg")
+    s3.put_object(Bucket=bucket, Key="gallery/notes.txt", Body=b"not an image", ContentType="text/plain")
+    s3.put_object(Bucket=bucket, Key="other/x.jpg", Body=solid(32, 24), ContentType="image/jpeg")
+    s3.put_object(Bucket=bucket, Key="gallery/p00_16x16.jpg", Body=b"existing", ContentType="image/jpeg")
+    args = ["warm", "--sizes=16x16,8x0", "--prefix=gallery/", f"--bucket={bucket}", f"--s3-endpoint={moto_url}"]
+
+    assert main([*args, "--dry-run"]) == 0
+    assert "13 originals, 13 lacking some of 16x16, 8x0: would make 25" in capsys.readouterr().out
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "warm: 13/13 100%" in captured.err  # the progress line (stderr is not a terminal here)
+    assert "13 originals: 13 warmed, 0 already complete, 0 failed; thumbnails: 25 stored" in captured.out
+    assert "gallery/IMG_1024x768_16x16.jpg" in keys(s3, bucket, "gallery/")  # a camera name is an original
+    assert s3.get_object(Bucket=bucket, Key="gallery/p00_16x16.jpg")["Body"].read() == b"existing"
+    assert keys(s3, bucket, "other/") == {"other/x.jpg"}
+
+    assert main(args) == 0
+    assert "0 warmed, 13 already complete" in capsys.readouterr().out
+
+
+def test_warm_reports_bad_originals_and_refuses_bad_sizes(s3, bucket, moto_url, capsys):
+    s3.put_object(Bucket=bucket, Key="good.jpg", Body=solid(32, 24), ContentType="image/jpeg")
+    s3.put_object(Bucket=bucket, Key="broken.jpg", Body=b"\xff\xd8 truncated", ContentType="image/jpeg")
+    base = [f"--bucket={bucket}", f"--s3-endpoint={moto_url}"]
+    assert main(["warm", "--sizes=16x16", *base]) == 1
+    out = capsys.readouterr().out
+    assert "failed: broken.jpg:" in out and "1 warmed" in out and "1 failed" in out
+    assert "broken_16x16.jpg" not in keys(s3, bucket)
+    assert main(["warm", "--sizes=5000x10", *base]) == 2
+    assert "--max-dimension" in capsys.readouterr().err
+    assert main(["warm", "--sizes=16x16", "--allowed-sizes=32x32", *base]) == 2
+    assert main(["warm", "--sizes=16y16", *base]) == 2
+
+
+def test_warm_sizes_from_logs(s3, bucket, moto_url, tmp_path, capsys):
+    from tests.logfixtures import proxy_line, s3_line
+
+    (tmp_path / "access.log").write_text(
+        "\n".join(
+            [s3_line("a_100x100.jpg")] * 3
+            + [proxy_line("b_50x0.png", "rendered")] * 2
+            + [proxy_line("c_20x20.jpg", "memory")]
+            + [proxy_line("d_30x30.jpg", "error", 400)] * 9  # refused sizes do not count
+        )
+        + "\n"
+    )
+    s3.put_object(Bucket=bucket, Key="new.jpg", Body=solid(64, 48), ContentType="image/jpeg")
+    args = ["warm", f"--from-logs={tmp_path}", "--top=2", f"--bucket={bucket}", f"--s3-endpoint={moto_url}"]
+    assert main(args) == 0
+    assert "sizes: 100x100, 50x0" in capsys.readouterr().err
+    assert keys(s3, bucket) == {"new.jpg", "new_100x100.jpg", "new_50x0.jpg"}
+
+
+def test_interrupted_warm_resumes_to_completion(s3, bucket, spy):
+    count = 12
+    body = solid(24, 16)
+    for i in range(count):
+        s3.put_object(Bucket=bucket, Key=f"o/{i:03}.jpg", Body=body, ContentType="image/jpeg")
+    command = [sys.executable, "-m", "proxy", "warm", "--sizes=8x8,12x0,4x4", "--concurrency=2", f"--bucket={bucket}"]
+    release = spy.stall("GET", "/o/008.jpg")  # one worker hangs on this original; the other finishes the rest
+    first = subprocess.Popen(
+        [*command, f"--s3-endpoint={spy.url}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert spy.wait_for(lambda: spy.count("PUT", ".jpg", 200) >= 3 * (count - 1), timeout=30)
+        first.send_signal(signal.SIGINT)  # Ctrl-C
+        assert first.stdout is not None
+        summary = next(line for line in first.stdout if line.startswith("warm:"))
+    finally:
+        release.set()
+    assert first.wait(30) == 130
+    assert "interrupted: run again to resume" in summary
+    assert len(keys(s3, bucket)) == count + 3 * (count - 1)
+
+    second = subprocess.run(
+        [*command, f"--s3-endpoint={spy.url}"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "12 originals: 1 warmed, 11 already complete, 0 failed; thumbnails: 3 stored" in second.stdout
+    assert len(keys(s3, bucket)) == 4 * count
