@@ -221,13 +221,16 @@ class ImageService:
     async def _make(self, spec: ThumbnailSpec) -> _Made:
         """Fetch the original, render, remember, and start the write-back (which the reply does not wait for)."""
         started = time.monotonic()
+        ticket = self.renders.admit()  # a full render queue refuses (503) before the original is fetched
         try:
             async with asyncio.timeout(self.config.render_timeout):
                 original = await self._original(spec)
                 fetched = time.monotonic()
-                rendered = await self.renders.run(render, original.body, spec, self.render_options)
+                rendered = await ticket.run(render, original.body, spec, self.render_options)
         except TimeoutError:
             raise RenderTimeout("thumbnail took too long to make") from None
+        finally:
+            ticket.release()
         done = time.monotonic()
         obj = CachedObject(
             key=spec.key,
@@ -286,6 +289,7 @@ class ImageService:
         # not start a second render (whatever the memory cache's size).
         self._recent[spec.key] = obj
         task.add_done_callback(lambda _: self._forget_recent(spec.key))
+        task.add_done_callback(lambda done: self._written(spec.key, done))
 
     def _forget_recent(self, key: str) -> None:
         """Write-back done: S3 now answers for ``key``, except to lookups sent before (they keep it)."""
@@ -301,6 +305,12 @@ class ImageService:
             if key in self._stored:
                 self._stored.discard(key)
                 self._recent.pop(key, None)
+
+    def _written(self, key: str, task: asyncio.Task[PutResult]) -> None:
+        """S3 already held ``key`` (an original named like a thumbnail, created after our lookup): it wins, so
+        forget our render and serve what S3 holds from the next request on."""
+        if not task.cancelled() and task.exception() is None and task.result() is PutResult.EXISTS:
+            self.memory.discard(key)
 
     @property
     def pending_writes(self) -> int:

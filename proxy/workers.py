@@ -32,21 +32,53 @@ class RenderPool:
     def queued(self) -> int:
         return max(0, self._admitted - self.workers)
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    def admit(self) -> Ticket:
+        """Take a slot now, or refuse (Overloaded) when full: taken before the original is fetched, so at most
+        ``capacity`` originals are ever held for rendering, however many misses arrive."""
         if self._admitted >= self.capacity:
             raise Overloaded("render queue is full")
         self._admitted += 1
-        try:
-            future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-        except RuntimeError:  # executor shut down
-            self._admitted -= 1
-            raise Overloaded("shutting down") from None
-        # The slot is held until the thread really finishes, even if the awaiting request gives up.
-        future.add_done_callback(lambda _: self._release())
-        return await asyncio.shield(future)
+        return Ticket(self)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Admit and run ``fn(*args)`` in a render thread."""
+        with self.admit() as ticket:
+            return await ticket.run(fn, *args)
 
     def _release(self) -> None:
         self._admitted -= 1
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Ticket:
+    """One admitted render: its slot is freed by ``release`` if it never ran, else when its thread finishes."""
+
+    def __init__(self, pool: RenderPool) -> None:
+        self._pool = pool
+        self._held = True
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if not self._held:
+            raise RuntimeError("ticket already used")
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self._pool._executor, fn, *args)
+        except RuntimeError:  # executor shut down
+            raise Overloaded("shutting down") from None
+        self._held = False
+        # The slot is held until the thread really finishes, even if the awaiting request gives up.
+        future.add_done_callback(lambda _: self._pool._release())
+        return await asyncio.shield(future)
+
+    def release(self) -> None:
+        """Free the slot unless a thread has it (idempotent)."""
+        if self._held:
+            self._held = False
+            self._pool._release()
+
+    def __enter__(self) -> Ticket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
