@@ -9,6 +9,7 @@ from tornado import httputil
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
+from .activecontent import ACTIVE_CONTENT_CSP, is_active
 from .conditional import not_modified
 from .errors import BadRequest, ProxyError
 from .ranges import parse_range
@@ -76,6 +77,8 @@ class ObjectHandler(BaseHandler):
         await self.send(reply)
 
     async def send(self, reply: Reply) -> None:
+        if is_active(reply.content_type):
+            self.set_header("Content-Security-Policy", ACTIVE_CONTENT_CSP)
         # Validators and caching headers go on 200, 206 and 304 alike; Tornado's own ETag logic stays off.
         if reply.etag:
             self.set_header("ETag", reply.etag)
