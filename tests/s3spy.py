@@ -30,6 +30,7 @@ class Fault:
     path_suffix: str | None
     status: int | None = None
     stall: threading.Event | None = None  # wait on this event before forwarding (released by the test)
+    chunked: bool = False  # forward S3's answer with Transfer-Encoding: chunked, i.e. no Content-Length
     times: int = 1_000_000
 
 
@@ -67,6 +68,14 @@ class S3Spy:
                 for name, value in headers.items():
                     if name.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
                         self.send_header(name, value)
+                if fault is not None and fault.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(
+                            b"%x\r\n%s\r\n0\r\n\r\n" % (len(payload), payload) if payload else b"0\r\n\r\n"
+                        )
+                    return
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -102,6 +111,11 @@ class S3Spy:
         with self.lock:
             self.faults.append(Fault(method, path_suffix, stall=release))
         return release
+
+    def chunked(self, method: str | None, path_suffix: str | None) -> None:
+        """Answer matching requests without Content-Length (chunked), as a proxy or a lying store might."""
+        with self.lock:
+            self.faults.append(Fault(method, path_suffix, chunked=True))
 
     def clear_faults(self) -> None:
         with self.lock:
