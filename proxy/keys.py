@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from .errors import BadRequest
@@ -116,6 +117,8 @@ def parse_thumbnail(key: str) -> ThumbnailSpec | None:
     w, h, mode, dpr, ext = match["w"], match["h"], match["mode"], match["dpr"], match["ext"]
     if ext.lower() not in OUTPUT_FORMATS:
         raise BadRequest(f"unsupported output format '.{ext}'")
+    if not can_encode(OUTPUT_FORMATS[ext.lower()]):
+        raise BadRequest(f"output format '.{ext}' is not available on this server")
     if _non_canonical(w) or _non_canonical(h):
         raise BadRequest("size with leading zeros")
     width, height = int(w), int(h)
@@ -137,6 +140,16 @@ def parse_thumbnail(key: str) -> ThumbnailSpec | None:
         dpr=ratio,
         ext=ext,  # type: ignore[arg-type]
     )
+
+
+@cache
+def can_encode(fmt: str) -> bool:
+    """Whether the installed Pillow can write ``fmt``: AVIF needs a build with libavif, the rest are built in."""
+    if fmt != "AVIF":
+        return True
+    from PIL import features
+
+    return bool(features.check("avif"))
 
 
 def _non_canonical(digits: str) -> bool:

@@ -1,26 +1,76 @@
-"""The Pillow pipeline: original bytes + a ThumbnailSpec -> encoded thumbnail bytes.
+"""The Pillow pipeline: original bytes + ThumbnailSpecs -> encoded thumbnails.
 
-Runs in a render thread (never on the event loop). Steps, in this order:
-1. open    -- only allow-listed decoders; read the header only, and check pixel limits before any decode.
-2. draft   -- let the JPEG decoder scale by 1/2..1/8 (DCT scaling) before pixels are loaded.
-3. orient  -- apply the EXIF orientation so width/height are the ones people see.
-4. resize  -- compute the box for the mode (never upscaling), then resample.
-5. encode  -- to the key's format, without metadata.
+Runs in a render thread (never on the event loop). The steps, in this order, and why:
+
+1. open      -- only allow-listed decoders, header only; reject by size (pixels, frames x pixels) before any
+                pixel is decoded, so a bomb costs nothing.
+2. plan      -- for each spec, from the header size as people see it (after EXIF orientation): the crop of the
+                source, the resized size and the canvas. Pure arithmetic, no pixels.
+3. draft     -- ask the JPEG decoder to scale by 1/2..1/8 while decoding (DCT scaling). It must come before
+                anything loads pixels, and is computed for the largest plan so every output stays sharp.
+4. load      -- decode: the first frame, or every frame when animation is kept. Truncated data is an error.
+5. orient    -- apply the EXIF orientation; the tag goes with the rest of the metadata at encode.
+6. normalise -- palettes, 1-bit and 16-bit become RGB(A)/L(A) so that resampling is correct (CMYK stays).
+   then, per spec:
+7. resize    -- crop + LANCZOS in one call, with a reducing gap (fast box reduce, then a careful filter).
+8. colour    -- ICC profile or CMYK to sRGB, on the few output pixels rather than on the original.
+9. pad       -- for ``pad``: centre on a canvas, transparent where the format has alpha, else white.
+10. encode   -- per-format settings, alpha flattened onto white for JPEG, no metadata at all.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
+import logging
+import math
+import struct
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, features
 
+from . import colour
 from .config import Config
 from .errors import Unprocessable
 from .keys import ThumbnailSpec
 
-DECODERS = ["JPEG", "PNG", "WEBP", "GIF", "AVIF"]
+log = logging.getLogger(__name__)
+
+# Decoders Image.open may use; anything else (TIFF, PSD, EPS, ...) is refused before it is parsed.
+DECODERS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF") + (("AVIF",) if features.check("avif") else ())
+# Formats whose animation is kept with --animation=keep; other outputs get the first frame.
+ANIMATED_OUTPUTS = ("GIF", "WEBP")
+
+DRAFT_GAP = 2.0  # decode at >= 2x the output size, so DCT scaling never shows
+REDUCING_GAP = 3.0  # box-reduce only down to 3x the output size, then LANCZOS (see Image.resize)
+
+# EXIF orientation -> the transpose that shows the picture upright (2..8; 1 and anything else: none).
+_ORIENTATIONS: dict[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# What Pillow may raise on hostile or broken input (struct/zlib errors escape some plugins as they are).
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+    zlib.error,
+    MemoryError,
+    Image.DecompressionBombError,
+)
 
 
 @dataclass(frozen=True)
@@ -62,40 +112,117 @@ class Rendered:
     height: int
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Where one output's pixels come from: ``crop`` (fractions of the upright source) scaled to ``size``,
+    centred on a ``canvas`` (larger than ``size`` only in pad mode)."""
+
+    crop: tuple[float, float, float, float]
+    size: tuple[int, int]
+    canvas: tuple[int, int]
+
+
+@dataclass
+class Source:
+    """The decoded original, shared by every output made from it."""
+
+    frames: list[Image.Image]
+    durations: list[int]
+    loop: int
+    format: str | None
+    icc: bytes | None
+
+
+# ---- entry points ---------------------------------------------------------------------------------------
+
+
 def render(data: bytes, spec: ThumbnailSpec, options: RenderOptions) -> Rendered:
     """Make the thumbnail ``spec`` names from the original's bytes."""
-    image = _open(data, options)
+    return render_many(data, [spec], options)[0]
+
+
+def render_many(data: bytes, specs: list[ThumbnailSpec], options: RenderOptions) -> list[Rendered]:
+    """Several thumbnails of one original: it is opened, drafted for the largest, decoded and oriented once."""
+    with _as_unprocessable("cannot decode original"):
+        image = open_checked(data, options)  # 1
+        orientation = _orientation(image)
+        upright = _upright_size(image.size, orientation)
+        plans = [plan(upright, spec, spec.mode or options.default_mode) for spec in specs]  # 2
+        _draft(image, plans, upright, orientation)  # 3
+        keep_frames = options.animation == "keep" and any(s.format in ANIMATED_OUTPUTS for s in specs)
+        source = _load(image, keep_frames)  # 4
+        source.frames = [colour.normalise(_orient(f, orientation), source.format) for f in source.frames]  # 5, 6
+    results = []
+    for spec, each in zip(specs, plans, strict=True):
+        with _as_unprocessable("cannot make thumbnail"):
+            animated = spec.format in ANIMATED_OUTPUTS and len(source.frames) > 1
+            frames = source.frames if animated else source.frames[:1]
+            made = [_pad(colour.to_srgb(_resize(frame, each), source.icc), each.canvas) for frame in frames]  # 7-9
+            results.append(_encode(made, source, spec, options))  # 10
+    return results
+
+
+@contextmanager
+def _as_unprocessable(what: str) -> Iterator[None]:
+    """Pillow's exceptions on bad input become a 422 with a short reason (never a 500)."""
     try:
-        mode = spec.mode or options.default_mode
-        box = target_box(image.size, spec, mode)
-        image.draft("RGB" if image.mode == "RGB" else None, box[0:2])  # type: ignore[arg-type]
-        image = ImageOps.exif_transpose(image) or image
-        box = target_box(image.size, spec, mode)
-        image = _resize(image, box, mode)
-        return _encode(image, spec, options)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise Unprocessable(f"cannot decode original: {exc}") from None
+        yield
+    except Unprocessable:
+        raise
+    except Image.UnidentifiedImageError:
+        raise Unprocessable("original is not a supported image (JPEG, PNG, WebP, GIF, AVIF)") from None
+    except _DECODE_ERRORS as exc:
+        reason = str(exc).split("\n")[0][:160] or type(exc).__name__
+        log.info("%s: %s: %s", what, type(exc).__name__, reason)
+        raise Unprocessable(f"{what}: {reason}") from None
 
 
-def _open(data: bytes, options: RenderOptions) -> Image.Image:
+# ---- 1. open ----------------------------------------------------------------------------------------------
+
+
+def open_checked(data: bytes, options: RenderOptions) -> Image.Image:
+    """Open with an allow-listed decoder (header only) and enforce the pixel limits before any decoding."""
     if not data:
         raise Unprocessable("original is empty")
+    # Pillow raises DecompressionBombError itself beyond twice MAX_IMAGE_PIXELS; below that it only warns,
+    # so its warning threshold is enforced here as an error, without touching global warning filters.
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=DECODERS)
-    except Image.UnidentifiedImageError:
-        raise Unprocessable("original is not a supported image") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise Unprocessable(f"cannot read original: {exc}") from None
+        image = Image.open(io.BytesIO(data), formats=list(DECODERS))
+    except Image.DecompressionBombError:
+        raise Unprocessable("original is over the pixel limit (its header claims too many pixels)") from None
     width, height = image.size
-    if width * height > options.max_source_pixels:
-        raise Unprocessable(f"original is {width}x{height}, over the pixel limit")
+    limit = options.max_source_pixels
+    if Image.MAX_IMAGE_PIXELS is not None:
+        limit = min(limit, Image.MAX_IMAGE_PIXELS)
+    if width * height > limit:
+        raise Unprocessable(f"original is {width}x{height}, over the limit of {limit / 1e6:g} megapixels")
+    if options.animation == "keep":
+        frames = getattr(image, "n_frames", 1)  # GIF: walks the block structure without decoding pixels
+        if frames * width * height > options.max_animation_pixels:
+            raise Unprocessable(
+                f"animation of {frames} frames of {width}x{height} is over the limit of "
+                f"{options.max_animation_pixels / 1e6:g} megapixels"
+            )
     return image
 
 
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except _DECODE_ERRORS:  # a broken EXIF block must not cost the picture
+        return 1
+    return value if isinstance(value, int) and value in _ORIENTATIONS else 1
+
+
+def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+
+
+# ---- 2. plan ----------------------------------------------------------------------------------------------
+
+
 def target_box(source: tuple[int, int], spec: ThumbnailSpec, mode: str) -> tuple[int, int]:
-    """The output size for ``mode``: W or H of 0 follows the aspect; never larger than the source allows."""
+    """The output size for ``mode``: W or H of 0 follows the aspect; no side larger than the source allows."""
     sw, sh = source
     tw, th = spec.target_width, spec.target_height
     if tw == 0:
@@ -105,30 +232,109 @@ def target_box(source: tuple[int, int], spec: ThumbnailSpec, mode: str) -> tuple
     if mode == "fit":
         scale = min(tw / sw, th / sh, 1.0)
         return (max(1, round(sw * scale)), max(1, round(sh * scale)))
-    # fill / pad / stretch keep the requested aspect; shrink the box (not the aspect) to avoid upscaling.
-    shrink = min(1.0, sw / tw, sh / th) if mode == "fill" else min(1.0, max(sw / tw, sh / th))
+    # fill, stretch: shrink the box (keeping the requested aspect) until neither side upscales. pad: the
+    # canvas may exceed one source side, the picture inside it is never upscaled.
+    shrink = min(1.0, max(sw / tw, sh / th)) if mode == "pad" else min(1.0, sw / tw, sh / th)
     return (max(1, round(tw * shrink)), max(1, round(th * shrink)))
 
 
-def _resize(image: Image.Image, box: tuple[int, int], mode: str) -> Image.Image:
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
-        image = image.convert("RGBA" if "transparency" in image.info or image.mode.endswith("A") else "RGB")
-    if mode == "fit" or mode == "stretch":
-        return image.resize(box, Image.Resampling.LANCZOS, reducing_gap=3.0)
+def plan(source: tuple[int, int], spec: ThumbnailSpec, mode: str) -> Plan:
+    """The crop, resized size and canvas of one output, from the upright source size."""
+    sw, sh = source
+    box = target_box(source, spec, mode)
+    full = (0.0, 0.0, 1.0, 1.0)
+    if mode == "fill":
+        # Centre crop to the box's aspect ratio.
+        if box[0] * sh > box[1] * sw:  # box is wider than the source: cut top and bottom
+            keep = (sw * box[1] / box[0]) / sh
+            return Plan(((0.0, (1 - keep) / 2, 1.0, (1 + keep) / 2)), box, box)
+        keep = (sh * box[0] / box[1]) / sw
+        return Plan(((1 - keep) / 2, 0.0, (1 + keep) / 2, 1.0), box, box)
     if mode == "pad":
-        fitted = ImageOps.contain(image, box, Image.Resampling.LANCZOS)
-        canvas = Image.new(fitted.mode, box, (255, 255, 255, 0) if "A" in fitted.mode else "white")
-        canvas.paste(fitted, ((box[0] - fitted.width) // 2, (box[1] - fitted.height) // 2))
-        return canvas
-    return ImageOps.fit(image, box, Image.Resampling.LANCZOS)
+        scale = min(box[0] / sw, box[1] / sh, 1.0)
+        inner = (min(box[0], max(1, round(sw * scale))), min(box[1], max(1, round(sh * scale))))
+        return Plan(full, inner, box)
+    return Plan(full, box, box)  # fit, stretch
 
 
-def _encode(image: Image.Image, spec: ThumbnailSpec, options: RenderOptions) -> Rendered:
+# ---- 3. draft ---------------------------------------------------------------------------------------------
+
+
+def _draft(image: Image.Image, plans: list[Plan], upright: tuple[int, int], orientation: int) -> None:
+    """Let the JPEG decoder downscale (1/2..1/8) as far as the most demanding plan allows."""
+    need_w = need_h = 1
+    for each in plans:
+        crop_w = (each.crop[2] - each.crop[0]) * upright[0]
+        crop_h = (each.crop[3] - each.crop[1]) * upright[1]
+        scale = min(1.0, DRAFT_GAP * max(each.size[0] / crop_w, each.size[1] / crop_h))
+        need_w = max(need_w, math.ceil(upright[0] * scale))
+        need_h = max(need_h, math.ceil(upright[1] * scale))
+    if orientation in (5, 6, 7, 8):
+        need_w, need_h = need_h, need_w
+    image.draft(None, (need_w, need_h))  # a no-op for formats other than JPEG
+
+
+# ---- 4. load ----------------------------------------------------------------------------------------------
+
+
+def _load(image: Image.Image, keep_frames: bool) -> Source:
+    """Decode the first frame, or all frames; truncated data raises (LOAD_TRUNCATED_IMAGES is never set)."""
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone set Pillow's global: we would serve padded pictures
+        raise Unprocessable("refusing to decode with ImageFile.LOAD_TRUNCATED_IMAGES set")
+    icc = image.info.get("icc_profile") or None
+    fmt = image.format
+    count = getattr(image, "n_frames", 1) if keep_frames else 1
+    frames, durations = [], []
+    for index in range(count):
+        if index:
+            image.seek(index)
+        image.load()
+        frame = image if count == 1 else image.copy()
+        frames.append(frame)
+        durations.append(int(image.info.get("duration") or 100))
+    loop = int(image.info.get("loop", 0) or 0)
+    return Source(frames, durations, loop, fmt, icc)
+
+
+# ---- 5. orient --------------------------------------------------------------------------------------------
+
+
+def _orient(image: Image.Image, orientation: int) -> Image.Image:
+    method = _ORIENTATIONS.get(orientation)
+    return image if method is None else image.transpose(method)
+
+
+# ---- 7. resize, 9. pad ------------------------------------------------------------------------------------
+
+
+def _resize(image: Image.Image, each: Plan) -> Image.Image:
+    """Crop and resample in one call; Pillow premultiplies alpha, so transparent edges do not darken."""
+    w, h = image.size
+    x0, y0, x1, y1 = each.crop
+    box = (x0 * w, y0 * h, x1 * w, y1 * h)
+    if each.size == image.size and box == (0.0, 0.0, float(w), float(h)):
+        return image
+    return image.resize(each.size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP)
+
+
+def _pad(image: Image.Image, canvas: tuple[int, int]) -> Image.Image:
+    if image.size == canvas:
+        return image
+    # Transparent canvas; encode flattens it onto white for formats without alpha.
+    mode = "LA" if image.mode in ("L", "LA") else "RGBA"
+    background = Image.new(mode, canvas, (255, 0) if mode == "LA" else (255, 255, 255, 0))
+    background.paste(image, ((canvas[0] - image.width) // 2, (canvas[1] - image.height) // 2))
+    return background
+
+
+# ---- 10. encode -------------------------------------------------------------------------------------------
+
+
+def _encode(frames: list[Image.Image], source: Source, spec: ThumbnailSpec, options: RenderOptions) -> Rendered:
+    """Encode with per-format settings and no metadata (EXIF, GPS, XMP, comments, ICC: none are passed on)."""
     fmt = spec.format
     params: dict[str, object] = {}
     if fmt == "JPEG":
-        if image.mode != "RGB":
-            image = _flatten(image)
         params = {"quality": options.jpeg_quality, "progressive": options.jpeg_progressive, "optimize": True}
     elif fmt == "WEBP":
         params = {"quality": options.webp_quality}
@@ -136,19 +342,48 @@ def _encode(image: Image.Image, spec: ThumbnailSpec, options: RenderOptions) -> 
         params = {"quality": options.avif_quality}
     elif fmt == "PNG":
         params = {"compress_level": options.png_compress_level}
+    elif fmt == "GIF" and any(colour.has_alpha(frame) for frame in frames):
+        frames = [_gif_palette(frame) for frame in frames]
+        params = {"transparency": _GIF_CLEAR}
+    frames = [_for_format(frame, fmt) for frame in frames]
+    if len(frames) > 1:
+        params.update(save_all=True, append_images=frames[1:], duration=source.durations, loop=source.loop)
+        if fmt == "GIF":
+            params["disposal"] = 2  # each frame is complete: clear, do not draw over the previous one
     out = io.BytesIO()
-    image.save(out, fmt, **params)
-    return Rendered(out.getvalue(), spec.content_type, image.width, image.height)
+    frames[0].save(out, fmt, **params)
+    return Rendered(out.getvalue(), spec.content_type, frames[0].width, frames[0].height)
+
+
+def _for_format(image: Image.Image, fmt: str) -> Image.Image:
+    """The mode the encoder takes, alpha flattened onto white where the format has none; info emptied so
+    encoders that copy metadata from ``image.info`` (ICC, EXIF, XMP, comments) find nothing."""
+    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+        image = _flatten(image)
+    elif fmt in ("WEBP", "AVIF") and image.mode in ("L", "LA"):
+        image = image.convert("RGBA" if image.mode == "LA" else "RGB")
+    else:
+        image = image.copy() if image.info else image
+    image.info = {}
+    return image
 
 
 def _flatten(image: Image.Image) -> Image.Image:
     """Composite onto white: JPEG has no alpha."""
+    grey = image.mode in ("L", "LA")
     rgba = image.convert("RGBA")
     background = Image.new("RGB", rgba.size, "white")
     background.paste(rgba, mask=rgba.getchannel("A"))
-    return background
+    return background.convert("L") if grey else background
 
 
-def render_many(data: bytes, specs: list[ThumbnailSpec], options: RenderOptions) -> list[Rendered]:
-    """Several thumbnails of one original (the ``warm`` command). For now: one full render per spec."""
-    return [render(data, spec, options) for spec in specs]
+_GIF_CLEAR = 255  # the palette index of transparent pixels in GIF output
+
+
+def _gif_palette(image: Image.Image) -> Image.Image:
+    """GIF has 1-bit transparency: up to 255 colours for opaque pixels, one index for the rest (alpha < 128)."""
+    rgba = image.convert("RGBA")
+    clear = rgba.getchannel("A").point(lambda a: 255 if a < 128 else 0)
+    paletted = _flatten(rgba).convert("RGB").quantize(255)
+    paletted.paste(_GIF_CLEAR, mask=clear)
+    return paletted

@@ -1,0 +1,118 @@
+"""The Pillow pipeline on its own: geometry, render_many, and the decode-level checks, without HTTP."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageChops, ImageStat, features
+
+from proxy.errors import BadRequest, Unprocessable
+from proxy.keys import parse_thumbnail
+from proxy.render import RenderOptions, plan, render, render_many, target_box
+from tests import corpus
+
+
+def spec(key: str):
+    parsed = parse_thumbnail(key)
+    assert parsed is not None
+    return parsed
+
+
+def decoded(body: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(body))
+    image.load()
+    return image
+
+
+@pytest.mark.parametrize(
+    ("source", "key", "mode", "box"),
+    [
+        ((800, 600), "a_200x200.jpg", "fill", (200, 200)),
+        ((800, 600), "a_200x0.jpg", "fill", (200, 150)),
+        ((800, 600), "a_0x300.jpg", "fit", (400, 300)),
+        ((800, 600), "a_300x300.jpg", "fit", (300, 225)),
+        ((800, 600), "a_300x300.jpg", "pad", (300, 300)),
+        ((800, 600), "a_300x100.jpg", "stretch", (300, 100)),
+        ((800, 600), "a_500x500@2x.jpg", "fill", (600, 600)),  # never upscaled: the largest 1:1 it has
+        ((800, 600), "a_500x500@2x.jpg", "fit", (800, 600)),
+        ((800, 600), "a_1000x1000.jpg", "pad", (800, 800)),  # the picture touches two sides of the canvas
+        ((800, 600), "a_2000x1000.jpg", "stretch", (800, 400)),
+        ((4000, 10), "a_200x0.jpg", "fit", (200, 1)),  # never 0 pixels
+        ((1, 1), "a_300x200.jpg", "fill", (1, 1)),
+    ],
+)
+def test_target_box(source, key, mode, box):
+    assert target_box(source, spec(key), mode) == box
+
+
+def test_fill_plan_is_a_centred_crop_of_the_requested_aspect():
+    crop = plan((800, 600), spec("a_200x200.jpg"), "fill").crop
+    assert crop == pytest.approx((0.125, 0.0, 0.875, 1.0))
+    crop = plan((600, 800), spec("a_300x100.jpg"), "fill").crop
+    assert crop == pytest.approx((0.0, 0.375, 1.0, 0.625))  # 600 wide at 3:1 keeps 200 of 800 rows
+    pad = plan((800, 600), spec("a_300x300.jpg"), "pad")
+    assert pad.size == (300, 225) and pad.canvas == (300, 300)
+
+
+def test_render_many_matches_separate_renders():
+    body = corpus.encode(corpus.photo(1200, 800), quality=92)
+    specs = [spec("p_200x200.png"), spec("p_400x0.webp"), spec("p_300x300_pad.png"), spec("p_100x100@2x.jpg")]
+    many = render_many(body, specs, RenderOptions())
+    for one_spec, made in zip(specs, many, strict=True):
+        single = render(body, one_spec, RenderOptions())
+        assert (made.width, made.height, made.content_type) == (single.width, single.height, single.content_type)
+        a, b = decoded(made.body), decoded(single.body)
+        assert a.size == (made.width, made.height) and a.format == one_spec.format
+        # render_many drafts for the largest output, so smaller ones may come from a sharper decode: close,
+        # not identical.
+        diff = ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).rms
+        assert max(diff) < 6, one_spec.key
+
+
+def test_render_many_decodes_once_for_all_sizes():
+    """The whole point: one decode. A truncated original fails once, for every spec together."""
+    with pytest.raises(Unprocessable):
+        render_many(corpus.truncated_jpeg(), [spec("t_10x10.jpg"), spec("t_20x20.png")], RenderOptions())
+
+
+@pytest.mark.skipif(not features.check("avif"), reason="Pillow without AVIF")
+def test_avif_output():
+    made = render(corpus.encode(corpus.photo(300, 200)), spec("p_150x100.avif"), RenderOptions())
+    image = decoded(made.body)
+    assert image.format == "AVIF" and image.size == (150, 100) and made.content_type == "image/avif"
+
+
+def test_avif_is_a_400_only_when_pillow_cannot_encode_it():
+    if features.check("avif"):
+        assert spec("p_10x10.avif").format == "AVIF"
+    else:
+        with pytest.raises(BadRequest):
+            parse_thumbnail("p_10x10.avif")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "empty"),
+        (b"GIF89a but not really", "not a supported image"),
+        (corpus.giant_png_header(), "pixel limit"),
+        (corpus.jpeg_with_size(60_000, 60_000), "pixel limit"),
+        (corpus.jpeg_with_size(8_000, 8_000), "over the limit of 50 megapixels"),
+        (corpus.truncated_jpeg(), "truncated"),
+        (corpus.ztxt_bomb_png(), "too large"),
+    ],
+)
+def test_decode_limits(body, reason):
+    with pytest.raises(Unprocessable) as caught:
+        render(body, spec("x_10x10.jpg"), RenderOptions())
+    assert reason in caught.value.reason
+    assert len(caught.value.reason) < 200
+
+
+def test_animation_budget_applies_only_when_frames_are_kept():
+    body = corpus.gif_with_frames(300, (100, 100))  # 300 frames x 0.01 MP = 3 MP
+    keep = RenderOptions(animation="keep", max_animation_pixels=2_000_000)
+    with pytest.raises(Unprocessable, match="300 frames"):
+        render(body, spec("g_10x10.gif"), keep)
+    assert render(body, spec("g_10x10.gif"), RenderOptions(max_animation_pixels=2_000_000)).width == 10
