@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from tornado import httputil
 from tornado.iostream import StreamClosedError
@@ -16,6 +17,15 @@ from .ranges import parse_range
 from .service import ImageService, Reply
 
 log = logging.getLogger(__name__)
+
+
+def path_key(path: str) -> str:
+    """The key of ``/<key>``, decoded from the raw path: Tornado reads the request line as latin-1, so a raw
+    (not %-encoded) UTF-8 byte would otherwise become one character each ('é' -> 'Ã©', 0xff a valid 'ÿ')."""
+    try:
+        return unquote_to_bytes(path.encode("latin-1")[1:]).decode("utf-8")
+    except UnicodeError:
+        raise BadRequest("key is not valid UTF-8") from None
 
 
 class BaseHandler(RequestHandler):
@@ -53,10 +63,18 @@ class ObjectHandler(BaseHandler):
     def initialize(self, service: ImageService) -> None:
         self.service = service
 
-    async def get(self, key: str) -> None:
-        await self.answer(key)
+    async def get(self, _: str) -> None:
+        await self.answer_path()
 
-    async def head(self, key: str) -> None:
+    async def head(self, _: str) -> None:
+        await self.answer_path()
+
+    async def answer_path(self) -> None:
+        try:
+            key = path_key(self.request.path)
+        except BadRequest as exc:
+            self.fail(exc)
+            return
         await self.answer(key)
 
     async def answer(self, key: str) -> None:

@@ -94,6 +94,24 @@ def test_unsafe_keys_are_400_before_any_s3_call(route, proxy, s3, bucket, spy):
     assert raw(proxy.url, "/healthz")[0] == 200
 
 
+def raw_bytes(base: str, target: bytes) -> int:
+    """Send a request line with raw bytes in it (http.client refuses them); return the status."""
+    with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        response = sock.makefile("rb").readline()
+    return int(response.split()[1])
+
+
+def test_raw_bytes_in_the_request_line(proxy, s3, bucket, spy):
+    put(s3, bucket, "été.jpg", b"summer")
+    assert raw_bytes(proxy.url, "/été.jpg".encode()) == 200  # raw UTF-8, as curl sends it: the same key
+    assert raw_bytes(proxy.url, "/resize.php?src=été.jpg".encode()) == 200
+    before = len(spy.seen)
+    for target in (b"/\xff.jpg", b"/\xc3\x28.jpg", b"/resize.php?src=\xff.jpg", b"/a\x00b.jpg", b"/a\x01b.jpg"):
+        assert raw_bytes(proxy.url, target) == 400, target
+    assert len(spy.seen) == before
+
+
 def test_key_length_limit_is_1024_bytes(proxy, spy):
     assert raw(proxy.url, "/" + "a" * 1020 + ".jpg")[0] == 404  # exactly 1024: looked up
     assert raw(proxy.url, "/" + "%C3%A9" * 510 + ".jpg")[0] == 404  # 1024 bytes in two-byte characters
