@@ -116,7 +116,7 @@ class ObjectStore:
             config=BotoConfig(
                 connect_timeout=config.s3_connect_timeout,
                 read_timeout=config.s3_read_timeout,
-                retries={"max_attempts": config.s3_max_attempts, "mode": "standard"},
+                retries={"total_max_attempts": config.s3_max_attempts, "mode": "standard"},  # max_attempts: retries
                 max_pool_connections=config.io_threads,
                 # Path-style works for every endpoint and for bucket names with dots (images.example.com).
                 s3={"addressing_style": "path"},
