@@ -7,6 +7,7 @@ setup(
     packages=find_packages(include=["proxy", "proxy.*"]),
     python_requires=">=3.11",
     install_requires=[
+        "prometheus_client>=0.20",
         "tornado>=6.4",
         "botocore>=1.35",
         "Pillow>=11",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import logging
 import os
@@ -55,7 +54,7 @@ def setup_logging(level: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import serve
+    from .server import run
 
     try:
         config = config_from_args(args)
@@ -63,8 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"s3-resize-proxy: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log_level)
-    asyncio.run(serve(config))
-    return 0
+    return run(config)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -31,9 +31,21 @@ def path_key(path: str) -> str:
 class BaseHandler(RequestHandler):
     """Common headers and the single error-to-HTTP mapping."""
 
+    admin = False  # admin endpoints stay out of the access log and request metrics
+
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
         self.clear_header("Server")
+        if hooks := self.settings.get("hooks"):  # request id, draining (proxy/observe.py)
+            hooks.default_headers(self)
+
+    def prepare(self) -> None:
+        if hooks := self.settings.get("hooks"):
+            hooks.started(self)
+
+    def on_finish(self) -> None:
+        if hooks := self.settings.get("hooks"):
+            hooks.finished(self)
 
     def compute_etag(self) -> str | None:
         return None  # ETags are S3's (or the MD5 S3 will compute), set explicitly
@@ -59,6 +71,8 @@ class BaseHandler(RequestHandler):
 
 class ObjectHandler(BaseHandler):
     """``GET|HEAD /<key>``: the object, or the thumbnail the key names."""
+
+    reply: Reply | None = None  # what was answered, for the access log and metrics
 
     def initialize(self, service: ImageService) -> None:
         self.service = service
@@ -95,6 +109,7 @@ class ObjectHandler(BaseHandler):
         await self.send(reply)
 
     async def send(self, reply: Reply) -> None:
+        self.reply = reply
         if is_active(reply.content_type):
             self.set_header("Content-Security-Policy", ACTIVE_CONTENT_CSP)
         # Validators and caching headers go on 200, 206 and 304 alike; Tornado's own ETag logic stays off.
@@ -164,6 +179,8 @@ class ResizePhpHandler(ObjectHandler):
 
 class HealthHandler(BaseHandler):
     """``GET /healthz``: 200 while the process serves."""
+
+    admin = True
 
     def get(self) -> None:
         self.set_header("Cache-Control", "no-store")

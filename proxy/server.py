@@ -1,30 +1,77 @@
-"""The HTTP server: routes, listening sockets, and an orderly stop."""
+"""The HTTP server: routes, listening sockets, readiness, and an orderly stop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import tornado.web
 from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
+from . import metrics as metrics_module
+from .admin import READY_TIMEOUT, admin_routes
 from .config import Config
+from .errors import ProxyError
 from .handlers import HealthHandler, ObjectHandler, ResizePhpHandler
+from .metrics import Metrics
+from .observe import MeteredStore, RequestHooks
+from .sdnotify import notify
 from .service import ImageService
 
 log = logging.getLogger(__name__)
 
+MAX_BODY = 1024 * 1024
 
-def make_app(service: ImageService) -> tornado.web.Application:
+
+def make_app(
+    service: ImageService, hooks: RequestHooks | None = None, admin: list[tuple[str, Any, Any]] | None = None
+) -> tornado.web.Application:
+    """The proxy's routes; ``admin`` (healthz, readyz, metrics) first unless they have their own listener."""
     return tornado.web.Application(
         [
-            (r"/healthz", HealthHandler),
+            *(admin or [(r"/healthz", HealthHandler)]),
             (r"/resize\.php", ResizePhpHandler, {"service": service}),
             (r"/(.*)", ObjectHandler, {"service": service}),
         ],
         compress_response=False,
+        hooks=hooks,
+        log_function=hooks.log if hooks else None,
     )
+
+
+@dataclass
+class Listeners:
+    """Bound listening sockets: the proxy's, and the admin endpoints' when they have their own port."""
+
+    main: list[socket.socket]
+    admin: list[socket.socket] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return int(self.main[0].getsockname()[1])
+
+    @property
+    def admin_port(self) -> int:
+        return int(self.admin[0].getsockname()[1]) if self.admin else 0
+
+
+def bind(config: Config) -> Listeners:
+    """Bind the listeners (before forking workers, so that they all share them)."""
+    main = bind_sockets(config.port, config.address or None)
+    admin = bind_sockets(config.admin_port, config.admin_address or config.address or None) if config.admin_port else []
+    return Listeners(main, admin)
 
 
 class ProxyServer:
@@ -32,37 +79,156 @@ class ProxyServer:
 
     def __init__(self, config: Config, service: ImageService | None = None) -> None:
         self.config = config
-        self.service = service or ImageService(config)
-        self._http = HTTPServer(make_app(self.service), xheaders=True, max_body_size=1024 * 1024)
+        self.metrics = Metrics()
+        self.service = service or ImageService(config, store=MeteredStore(config, self.metrics))
+        self.hooks = RequestHooks(config, self.metrics, self.service)
+        self.service.renders.observe = self.hooks.observe_render
+        admin = admin_routes(self.service, self.metrics, self.hooks)
+        self._http = HTTPServer(
+            make_app(self.service, self.hooks, None if config.admin_port else admin),
+            xheaders=True,
+            max_body_size=MAX_BODY,
+        )
+        self._admin_http: HTTPServer | None = None
+        if config.admin_port:
+            app = tornado.web.Application(admin, hooks=self.hooks, log_function=self.hooks.log)
+            self._admin_http = HTTPServer(app, max_body_size=MAX_BODY)
+        self._gauges = PeriodicCallback(self.hooks.refresh_gauges, 1000)
         self.port = 0
+        self.admin_port = 0
 
-    def start(self) -> int:
-        """Bind and start accepting; returns the bound port (useful with port 0)."""
-        sockets = bind_sockets(self.config.port, self.config.address)
-        self.port = sockets[0].getsockname()[1]
-        self._http.add_sockets(sockets)
-        log.info("serving bucket %s on %s:%d", self.config.bucket, self.config.address, self.port)
+    def start(self, listeners: Listeners | None = None) -> int:
+        """Start accepting on ``listeners`` (bound now if not given); returns the port (useful with port 0)."""
+        listeners = listeners or bind(self.config)
+        self._http.add_sockets(listeners.main)
+        if self._admin_http is not None:
+            self._admin_http.add_sockets(listeners.admin)
+        self.port, self.admin_port = listeners.port, listeners.admin_port
+        self._gauges.start()
         return self.port
 
+    async def wait_for_bucket(self) -> None:
+        """Return once the bucket answers, retrying with backoff (start-up readiness)."""
+        delay = 0.5
+        while True:
+            try:
+                async with asyncio.timeout(READY_TIMEOUT * 2):
+                    await self.service.store.check_bucket()
+                return
+            except (ProxyError, TimeoutError) as exc:
+                reason = exc.reason if isinstance(exc, ProxyError) else "no answer in time"
+                log.warning("bucket %s does not answer yet (%s); retrying in %.1fs", self.config.bucket, reason, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
     async def stop(self, drain_seconds: float) -> None:
-        """Stop accepting, let in-flight requests and write-backs finish (within ``drain_seconds``)."""
+        """Stop accepting, let in-flight requests and write-backs finish (within ``drain_seconds``), close."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_seconds
+        self.hooks.draining = True
         self._http.stop()
-        if not await self.service.drain_writes(drain_seconds):
+        log.info("stopping: no new connections; draining for up to %.0fs", drain_seconds)
+        try:
+            await asyncio.wait_for(self.hooks.wait_idle(), timeout=drain_seconds)
+        except TimeoutError:
+            log.warning("drain time over with %d requests unfinished", self.hooks.in_flight)
+        if not await self.service.drain_writes(max(0.0, deadline - loop.time())):
             log.warning("stopped with %d write-backs unfinished", self.service.pending_writes)
-        await self._http.close_all_connections()
+        self._gauges.stop()
+        for server in (self._http, self._admin_http):
+            if server is None:
+                continue
+            server.stop()
+            with contextlib.suppress(TimeoutError):  # idle keep-alives; a wedged one must not hold the exit
+                await asyncio.wait_for(server.close_all_connections(), timeout=1.0)
+        self.hooks.close()
         self.service.close()
 
 
-async def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then stop gracefully."""
-    import signal
-
+async def serve(
+    config: Config,
+    listeners: Listeners,
+    on_ready: Callable[[], None] = lambda: None,
+    on_stopping: Callable[[], None] = lambda: None,
+    parent: int | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT (or, for a worker, until its ``parent`` is gone), then stop gracefully."""
     server = ProxyServer(config)
-    server.start()
+    server.start(listeners)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # a forked worker's were held
+    orphan_check = None
+    if parent is not None:
+        orphan_check = PeriodicCallback(lambda: os.getppid() != parent and stop.set(), 1000)
+        orphan_check.start()
+    ready = asyncio.ensure_future(server.wait_for_bucket())
+    ready.add_done_callback(lambda task: None if task.cancelled() else on_ready())
     await stop.wait()
-    log.info("stopping: draining for up to %.0fs", config.drain_seconds)
+    ready.cancel()
+    if orphan_check is not None:
+        orphan_check.stop()
+    on_stopping()
     await server.stop(config.drain_seconds)
+    log.info("stopped")
+
+
+def run(config: Config) -> int:
+    """``serve``: bind, then run one event loop here or ``--processes`` workers; the exit status."""
+    try:
+        listeners = bind(config)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.address, config.port, exc)
+        return 1
+    admin = f", admin on {config.admin_address or config.address}:{listeners.admin_port}" if listeners.admin else ""
+    log.info("listening on %s:%d%s, bucket %s", config.address, listeners.port, admin, config.bucket)
+    with _metrics_dir(config.worker_processes):
+        if config.worker_processes > 1:
+            from .processes import supervise
+
+            return supervise(config, listeners)
+
+        def ready() -> None:
+            notify("READY=1", f"STATUS=serving bucket {config.bucket} on port {listeners.port}")
+
+        def stopping() -> None:
+            notify("STOPPING=1", "STATUS=draining")
+
+        asyncio.run(serve(config, listeners, on_ready=ready, on_stopping=stopping))
+        _exit_now_if_threads_are_stuck()
+        return 0
+
+
+def _exit_now_if_threads_are_stuck() -> None:
+    """Exit at once if S3 or render threads are still blocked after the drain (e.g. a stalled GET).
+
+    The interpreter would otherwise join them at exit, up to --s3-read-timeout beyond --drain-seconds.
+    """
+    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    for thread in stuck:
+        thread.join(0.1)  # idle pool threads leave at once
+    stuck = [thread for thread in stuck if thread.is_alive()]
+    if stuck:
+        log.warning("exiting with %d threads still blocked (S3 calls or renders abandoned)", len(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+
+
+@contextlib.contextmanager
+def _metrics_dir(processes: int) -> Iterator[None]:
+    """A clean PROMETHEUS_MULTIPROC_DIR for this run: emptied if given, a temporary one for several workers."""
+    path = metrics_module.multiprocess_dir()
+    if path:
+        metrics_module.clear_multiprocess_dir(path)
+    if path or processes <= 1:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="s3-resize-proxy-metrics-") as temporary:
+        os.environ[metrics_module.MULTIPROC_ENV] = temporary
+        try:
+            yield
+        finally:
+            os.environ.pop(metrics_module.MULTIPROC_ENV, None)

@@ -8,6 +8,7 @@ rather than piling up memory.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ class RenderPool:
         self.capacity = workers + queue
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
         self._admitted = 0  # running + waiting; only touched on the event loop
+        self.observe: Callable[[float, float], None] = lambda waited, ran: None  # metrics hook, seconds
 
     @property
     def in_progress(self) -> int:
@@ -45,6 +47,18 @@ class RenderPool:
         with self.admit() as ticket:
             return await ticket.run(fn, *args)
 
+    def _timed(self, fn: Callable[..., T], submitted: float) -> Callable[..., T]:
+        """``fn`` reporting its wait for a thread and its run time to ``observe``."""
+
+        def timed(*args: Any) -> T:
+            started = time.monotonic()
+            try:
+                return fn(*args)
+            finally:
+                self.observe(started - submitted, time.monotonic() - started)
+
+        return timed
+
     def _release(self) -> None:
         self._admitted -= 1
 
@@ -63,7 +77,8 @@ class Ticket:
         if not self._held:
             raise RuntimeError("ticket already used")
         try:
-            future = asyncio.get_running_loop().run_in_executor(self._pool._executor, fn, *args)
+            timed = self._pool._timed(fn, time.monotonic())
+            future = asyncio.get_running_loop().run_in_executor(self._pool._executor, timed, *args)
         except RuntimeError:  # executor shut down
             raise Overloaded("shutting down") from None
         self._held = False

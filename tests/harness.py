@@ -8,20 +8,20 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from proxy.config import Config
-from proxy.server import ProxyServer
+from proxy.server import Listeners, ProxyServer
 
 T = TypeVar("T")
 
 
 class RunningProxy:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, listeners: Listeners | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
 
         async def start() -> ProxyServer:
             server = ProxyServer(config)
-            server.start()
+            server.start(listeners)
             return server
 
         self.server = self.run(start())
@@ -38,6 +38,8 @@ class RunningProxy:
         assert self.run(self.service.drain_writes(20)), "write-backs did not finish"
 
     def stop(self) -> None:
+        if self.loop.is_closed():  # already stopped by the test
+            return
         try:
             self.run(self.server.stop(5))
         finally:

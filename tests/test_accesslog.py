@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from proxy.accesslog import AccessEntry, format_json, format_text, parse
+from proxy.accesslog import FIELDS, AccessEntry, format_json, format_text, parse
 
 
 def entry(**changes):
@@ -38,3 +38,52 @@ def test_foreign_lines_are_not_entries():
     assert parse("") is None
     assert parse("79a5 mybucket [06/Feb/2019:00:00:38 +0000] 192.0.2.3 ...") is None
     assert parse("{not json") is None
+
+
+# ---- the server writes it ------------------------------------------------------------------------------
+
+
+def lines_of(path) -> list:
+    return [parse(line) for line in path.read_text().splitlines()]
+
+
+def test_server_writes_one_parseable_line_per_request(start_proxy, s3, bucket, http, tmp_path):
+    from tests.images import quadrants
+
+    log_path = tmp_path / "access.log"
+    proxy = start_proxy(access_log=str(log_path))
+    s3.put_object(Bucket=bucket, Key="my photo.jpg", Body=quadrants(300, 200), ContentType="image/jpeg")
+    rendered = http.get(f"{proxy.url}/my%20photo_80x80.jpg", headers={"X-Request-Id": "lb-1234"})
+    assert rendered.headers["X-Request-Id"] == "lb-1234"
+    memory = http.get(f"{proxy.url}/my%20photo_80x80.jpg")
+    missing = http.get(f"{proxy.url}/resize.php", params={"src": "gone_10x10.jpg"}, headers={"X-Request-Id": "x y"})
+    bad = http.get(f"{proxy.url}/a_0x0.jpg")
+    http.get(f"{proxy.url}/healthz")  # admin endpoints are not logged
+    proxy.stop()  # closes the log file
+
+    first, second, third, fourth = lines_of(log_path)
+    assert (first.method, first.key, first.status, first.cache) == ("GET", "my photo_80x80.jpg", 200, "rendered")
+    assert first.bytes == len(rendered.content) and first.request_id == "lb-1234"
+    assert first.render_ms is not None and first.total_ms >= first.render_ms > 0
+    assert first.client == "127.0.0.1"
+    assert (second.cache, second.render_ms, second.bytes) == ("memory", None, len(memory.content))
+    assert second.request_id == memory.headers["X-Request-Id"] and len(second.request_id) == 16
+    assert (third.key, third.status, third.cache) == ("gone_10x10.jpg", 404, "error")
+    assert third.request_id == missing.headers["X-Request-Id"] != "x y"  # an unsafe id is replaced
+    assert (fourth.status, fourth.cache, fourth.request_id) == (400, "error", bad.headers["X-Request-Id"])
+    assert "my%20photo_80x80.jpg" in log_path.read_text()  # the text format never has a space in the key
+
+
+def test_json_access_log(start_proxy, s3, bucket, http, tmp_path):
+    import json
+
+    log_path = tmp_path / "access.json"
+    proxy = start_proxy(access_log=str(log_path), access_log_format="json")
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"hello", ContentType="text/plain")
+    response = http.head(f"{proxy.url}/a.txt")
+    proxy.stop()
+    (line,) = log_path.read_text().splitlines()
+    record = json.loads(line)
+    assert set(record) == set(FIELDS)
+    assert (record["method"], record["key"], record["status"], record["bytes"]) == ("HEAD", "a.txt", 200, 0)
+    assert record["cache"] == "s3" and record["request_id"] == response.headers["X-Request-Id"]

@@ -1,0 +1,200 @@
+"""What the server learns about each request, fed to the access log and the metrics.
+
+``RequestHooks`` is called by the handlers (request id, in-flight count) and by Tornado once a response is
+done (its ``log_function``); ``MeteredStore`` times every S3 call and counts S3 errors and write-backs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import IO, TYPE_CHECKING, Any
+
+from tornado.web import RequestHandler
+
+from .accesslog import AccessEntry, format_json, format_text
+from .config import Config
+from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from .metrics import Metrics
+from .s3 import ObjectStore, PutResult
+
+if TYPE_CHECKING:
+    from .service import ImageService
+
+log = logging.getLogger(__name__)
+
+# An incoming X-Request-Id is kept only if it is short and plain (it goes into log lines and headers).
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+def request_id(incoming: str | None) -> str:
+    """The load balancer's id if it is sane (ALB's X-Amzn-Trace-Id goes elsewhere), else a new one."""
+    if incoming and _SANE_REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex[:16]
+
+
+class AccessLog:
+    """Writes one access-log line per object request, as text or JSON (proxy/accesslog.py)."""
+
+    def __init__(self, path: str, fmt: str) -> None:
+        self._format = format_json if fmt == "json" else format_text
+        self._own = path not in ("-", "")
+        self._out: IO[str] | None = None
+        if path == "-":
+            self._out = sys.stdout
+        elif path:
+            self._out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the server
+
+    def write(self, entry: AccessEntry) -> None:
+        if self._out is not None:
+            try:
+                self._out.write(self._format(entry) + "\n")
+                if not self._own:
+                    self._out.flush()
+            except (OSError, ValueError) as exc:  # a full disk or closed stdout must not fail requests
+                log.warning("access log write failed: %s", exc)
+
+    def close(self) -> None:
+        if self._own and self._out is not None:
+            self._out.close()
+        self._out = None
+
+
+class RequestHooks:
+    """Per-request bookkeeping shared by every handler of one server."""
+
+    def __init__(self, config: Config, metrics: Metrics, service: ImageService) -> None:
+        self.metrics = metrics
+        self.service = service
+        self.access_log = AccessLog(config.access_log, config.access_log_format)
+        self.in_flight = 0
+        self.draining = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # ---- called by handlers.BaseHandler
+
+    def default_headers(self, handler: RequestHandler) -> None:
+        """Headers every response carries, errors included (``clear()`` re-applies them)."""
+        if not hasattr(handler, "request_id"):
+            handler.request_id = request_id(handler.request.headers.get("X-Request-Id"))  # type: ignore[attr-defined]
+        handler.set_header("X-Request-Id", handler.request_id)  # type: ignore[attr-defined]
+        if self.draining:  # tell keep-alive clients (and the load balancer) to reconnect elsewhere
+            handler.set_header("Connection", "close")
+
+    def started(self, handler: RequestHandler) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+        handler._s3rp_counted = True  # type: ignore[attr-defined]
+
+    def finished(self, handler: RequestHandler) -> None:
+        if getattr(handler, "_s3rp_counted", False):
+            handler._s3rp_counted = False  # type: ignore[attr-defined]
+            self.in_flight -= 1
+            if not self.in_flight:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Until no request is being answered."""
+        await self._idle.wait()
+
+    # ---- Tornado's log_function
+
+    def log(self, handler: RequestHandler) -> None:
+        """Access log and metrics for a finished request (admin endpoints are neither)."""
+        self.refresh_gauges()
+        if getattr(handler, "admin", False):
+            return
+        status = handler.get_status()
+        reply = getattr(handler, "reply", None)
+        cache = reply.source.value if reply is not None else "error"
+        total = handler.request.request_time()
+        render = reply.timings.get("render") if reply is not None else None
+        self.metrics.requests.labels(str(status), cache).inc()
+        self.metrics.request_seconds.labels(cache).observe(total)
+        request = handler.request
+        self.access_log.write(
+            AccessEntry(
+                time=datetime.now(UTC) - timedelta(seconds=total),
+                client=request.remote_ip or "",
+                method=request.method or "",
+                key=_key(handler),
+                status=status,
+                bytes=0 if request.method == "HEAD" else _sent_bytes(handler),
+                cache=cache,
+                render_ms=None if render is None else render * 1000,
+                total_ms=total * 1000,
+                request_id=getattr(handler, "request_id", ""),
+            )
+        )
+
+    def refresh_gauges(self) -> None:
+        renders = self.service.renders
+        self.metrics.renders_in_progress.set(renders.in_progress)
+        self.metrics.renders_queued.set(renders.queued)
+        self.metrics.memory_bytes.set(self.service.memory.bytes_used)
+        self.metrics.in_flight.set(self.in_flight)
+
+    def observe_render(self, waited: float, ran: float) -> None:
+        """RenderPool hook (called in a render thread; prometheus_client is thread-safe)."""
+        self.metrics.phase_seconds.labels("queue_wait").observe(waited)
+        self.metrics.phase_seconds.labels("render").observe(ran)
+
+    def close(self) -> None:
+        self.access_log.close()
+
+
+class MeteredStore(ObjectStore):
+    """The object store, timing GETs and PUTs and counting S3 errors by kind for the metrics."""
+
+    def __init__(self, config: Config, metrics: Metrics) -> None:
+        super().__init__(config)
+        self.metrics = metrics
+
+    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().call(fn, *args, **kwargs)
+        except UpstreamTimeout:
+            self.metrics.s3_errors.labels("timeout").inc()
+            raise
+        except UpstreamUnavailable:
+            self.metrics.s3_errors.labels("throttled").inc()
+            raise
+        except UpstreamError:
+            self.metrics.s3_errors.labels("error").inc()
+            raise
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return await super().fetch(*args, **kwargs)
+        finally:
+            self.metrics.phase_seconds.labels("s3_fetch").observe(time.monotonic() - started)
+
+    async def put(self, *args: Any, **kwargs: Any) -> PutResult:
+        started = time.monotonic()
+        result = await super().put(*args, **kwargs)
+        self.metrics.phase_seconds.labels("write_back").observe(time.monotonic() - started)
+        self.metrics.write_backs.labels(result.value).inc()
+        return result
+
+
+def _key(handler: RequestHandler) -> str:
+    if handler.path_args:
+        return str(handler.path_args[0])
+    src = handler.request.query_arguments.get("src")
+    if src:
+        return src[0].decode("utf-8", "replace")
+    return handler.request.path
+
+
+def _sent_bytes(handler: RequestHandler) -> int:
+    # Tornado keeps no public count; every answer of ours carries Content-Length (set or computed by finish()).
+    length = handler._headers.get("Content-Length")
+    return int(length) if length and length.isdigit() else 0

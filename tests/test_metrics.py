@@ -1,0 +1,123 @@
+"""/metrics, /readyz and the admin listener, on a real proxy in front of moto."""
+
+from __future__ import annotations
+
+import socket
+
+from prometheus_client.parser import text_string_to_metric_families
+from tornado.netutil import bind_sockets
+
+from proxy.config import Config
+from proxy.server import Listeners
+from tests.harness import RunningProxy
+from tests.images import quadrants
+
+
+def scrape(http, base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = http.get(f"{base}/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_count_requests_phases_write_backs_and_errors(proxy, s3, bucket, spy, http):
+    s3.put_object(Bucket=bucket, Key="earth.jpg", Body=quadrants(400, 300), ContentType="image/jpeg")
+    assert http.get(f"{proxy.url}/earth_100x100.jpg").headers["X-Cache"] == "rendered"
+    assert http.get(f"{proxy.url}/earth_100x100.jpg").headers["X-Cache"] == "memory"
+    assert http.get(f"{proxy.url}/earth.jpg").headers["X-Cache"] == "s3"
+    assert http.get(f"{proxy.url}/nothing.jpg").status_code == 404
+    spy.fail("GET", "/broken.jpg", 500, times=1)
+    assert http.get(f"{proxy.url}/broken.jpg").status_code == 502
+    spy.fail("GET", "/busy.jpg", 503, times=1)
+    assert http.get(f"{proxy.url}/busy.jpg").status_code == 503
+    proxy.flush()
+
+    samples = scrape(http, proxy.url)
+    for cache in ("rendered", "memory", "s3"):
+        assert value(samples, "s3rp_requests_total", status="200", cache=cache) == 1, cache
+    assert value(samples, "s3rp_requests_total", status="404", cache="error") == 1
+    assert value(samples, "s3rp_requests_total", status="502", cache="error") == 1
+    assert value(samples, "s3rp_requests_total", status="503", cache="error") == 1
+    assert value(samples, "s3rp_memory_cache_hit_ratio") == 1 / 3
+    assert value(samples, "s3rp_memory_cache_bytes") > 0
+    assert value(samples, "s3rp_write_backs_total", result="stored") == 1
+    assert value(samples, "s3rp_write_backs_total", result="failed") == 0
+    assert value(samples, "s3rp_s3_errors_total", kind="error") == 1
+    assert value(samples, "s3rp_s3_errors_total", kind="throttled") == 1
+    for phase in ("queue_wait", "render", "write_back"):
+        assert value(samples, "s3rp_phase_duration_seconds_count", phase=phase) == 1, phase
+    assert value(samples, "s3rp_phase_duration_seconds_count", phase="s3_fetch") >= 3
+    assert value(samples, "s3rp_request_duration_seconds_count", cache="rendered") == 1
+    assert ("s3rp_renders_in_progress", ()) in samples and ("s3rp_renders_queued", ()) in samples
+    # Admin endpoints are not object requests.
+    assert sum(v for (name, _), v in samples.items() if name == "s3rp_requests_total") == 6
+
+
+def test_write_back_failure_is_counted(proxy, s3, bucket, spy, http):
+    s3.put_object(Bucket=bucket, Key="earth.jpg", Body=quadrants(200, 200), ContentType="image/jpeg")
+    spy.fail("PUT", "/earth_50x50.jpg", 500)
+    assert http.get(f"{proxy.url}/earth_50x50.jpg").status_code == 200
+    proxy.flush()
+    assert value(scrape(http, proxy.url), "s3rp_write_backs_total", result="failed") == 1
+
+
+def test_readyz_answers_whether_the_bucket_answers(proxy, spy, http):
+    ready = http.get(f"{proxy.url}/readyz")
+    assert (ready.status_code, ready.text) == (200, "ready\n")
+    assert ready.headers["Cache-Control"] == "no-store"
+    spy.fail("HEAD", None, 500)
+    not_ready = http.get(f"{proxy.url}/readyz")
+    assert not_ready.status_code == 503 and not_ready.text.startswith("not ready:")
+    assert http.get(f"{proxy.url}/healthz").status_code == 200  # alive all the same
+
+
+def test_readyz_with_s3_down_is_503(start_proxy, http):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    proxy = start_proxy(s3_endpoint=dead)
+    response = http.get(f"{proxy.url}/readyz")
+    assert response.status_code == 503 and "not ready" in response.text
+    assert http.get(f"{proxy.url}/healthz").status_code == 200
+
+
+def test_readyz_is_503_while_draining(proxy, http):
+    proxy.server.hooks.draining = True
+    response = http.get(f"{proxy.url}/readyz")
+    assert response.status_code == 503 and "shutting down" in response.text
+    assert response.headers["Connection"] == "close"
+
+
+def test_admin_endpoints_on_their_own_listener(spy, bucket, s3, http):
+    config = Config.defaults(
+        bucket=bucket,
+        s3_endpoint=spy.url,
+        address="127.0.0.1",
+        port=0,
+        admin_address="127.0.0.1",
+        admin_port=1,  # any non-zero port: the socket below, bound to a free port, is what serves
+        access_log="",
+        s3_max_attempts=1,
+    )
+    listeners = Listeners(bind_sockets(0, "127.0.0.1"), bind_sockets(0, "127.0.0.1"))
+    proxy = RunningProxy(config, listeners)
+    try:
+        admin = f"http://127.0.0.1:{listeners.admin_port}"
+        s3.put_object(Bucket=bucket, Key="metrics", Body=b"an object named metrics")
+        assert http.get(f"{admin}/readyz").status_code == 200
+        assert http.get(f"{admin}/healthz").status_code == 200
+        assert "s3rp_requests_total" in http.get(f"{admin}/metrics").text
+        # On the main port, /metrics is the bucket's key like any other.
+        assert http.get(f"{proxy.url}/metrics").content == b"an object named metrics"
+        assert http.get(f"{proxy.url}/readyz").status_code == 404
+        assert http.get(f"{admin}/earth.jpg").status_code == 404
+    finally:
+        proxy.stop()
