@@ -36,7 +36,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="One JSON document on stdout instead of text.")
     parser.add_argument("--top", type=int, default=10, help="Rows per ranking. Default: 10.")
     parser.add_argument(
-        "--max-keys", type=int, default=200_000, help="Per-key entries kept in memory. Default: 200000."
+        "--max-keys", type=int, default=100_000, help="Per-key entries kept in memory. Default: 100000."
     )
     parser.add_argument("--now", metavar="ISO8601", help="Reference for ages. Default: the newest log line.")
     parser.set_defaults(run=b.guarded(run))
@@ -177,15 +177,16 @@ def summary(report: Report, stats: logs.ReadStats, now: datetime, top: int) -> d
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        given = logs.reference_time(args.now) if args.now else None
+    except ValueError as exc:
+        raise b.ToolError(str(exc)) from None
     stats = logs.ReadStats()
     try:
         report = analyze(args.paths, args.max_keys, stats)
     except OSError as exc:
         raise b.ToolError(str(exc)) from None
-    try:
-        now = logs.reference_time(args.now) if args.now else (report.last or datetime.now(UTC))
-    except ValueError as exc:
-        raise b.ToolError(str(exc)) from None
+    now = given or report.last or datetime.now(UTC)
     result = summary(report, stats, now, args.top)
     if args.json:
         json.dump(result, sys.stdout, indent=2)

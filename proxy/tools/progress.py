@@ -24,7 +24,7 @@ class Progress:
         self.tty = self.stream.isatty()
         self.every = every if every is not None else (0.1 if self.tty else 10.0)
         self.started = time.monotonic()
-        self._drawn = 0.0
+        self._drawn = float("-inf")  # the first advance draws at once
 
     def advance(self, count: int = 1) -> None:
         self.done += count

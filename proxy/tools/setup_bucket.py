@@ -143,10 +143,13 @@ def _same(current: Any, desired: Any) -> bool:
 
 
 def _normal(value: Any) -> Any:
+    """What S3 and IAM treat as the same: ``["a"]`` and ``"a"``, ``{"AWS": "*"}`` and ``"*"``, empty fields."""
     if isinstance(value, dict):
+        if value == {"AWS": "*"}:
+            return "*"
         return {k: _normal(v) for k, v in value.items() if v not in (None, "", [], {})}
     if isinstance(value, list):
-        return [_normal(v) for v in value]
+        return _normal(value[0]) if len(value) == 1 and not isinstance(value[0], dict) else [_normal(v) for v in value]
     return value
 
 
