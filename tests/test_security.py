@@ -235,6 +235,20 @@ def test_source_limit_stops_reading_early():
     assert _read_capped(CountingBody(b"y" * 1000), 1000) == b"y" * 1000
 
 
+def test_s3_connect_timeout_is_504(start_proxy, http):
+    with socket.socket() as unanswering, socket.socket() as filler:
+        unanswering.bind(("127.0.0.1", 0))
+        unanswering.listen(0)  # never accepted: once this one connection fills the backlog, SYNs go unanswered
+        filler.connect(unanswering.getsockname())
+        port = unanswering.getsockname()[1]
+        proxy = start_proxy(s3_endpoint=f"http://127.0.0.1:{port}", s3_connect_timeout=0.3)
+        for key in ("earth.jpg", "earth_10x10.jpg"):
+            response = http.get(f"{proxy.url}/{key}", timeout=10)
+            assert response.status_code == 504, key
+            assert response.elapsed.total_seconds() < 5
+        assert http.get(f"{proxy.url}/healthz").status_code == 200
+
+
 def test_render_deadline_is_504_and_nothing_is_stored(start_proxy, s3, bucket, spy, http):
     proxy = start_proxy(render_timeout=0.3)
     put(s3, bucket, "earth.jpg", quadrants(200, 200))
