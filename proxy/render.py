@@ -44,7 +44,7 @@ DECODERS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF") + (("AVIF",) if featu
 ANIMATED_OUTPUTS = ("GIF", "WEBP")
 
 DRAFT_GAP = 2.0  # decode at >= 2x the output size, so DCT scaling never shows
-REDUCING_GAP = 3.0  # box-reduce only down to 3x the output size, then LANCZOS (see Image.resize)
+REDUCING_GAP = 2.0  # box-reduce only down to 2x the output size, then LANCZOS (see Image.resize)
 
 # EXIF orientation -> the transpose that shows the picture upright (2..8; 1 and anything else: none).
 _ORIENTATIONS: dict[int, Image.Transpose] = {
