@@ -48,7 +48,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",  # pid: --processes
         stream=sys.stderr,
     )
 

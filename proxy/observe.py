@@ -12,6 +12,7 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from .service import ImageService
 
 log = logging.getLogger(__name__)
+
+_IN_PUT: ContextVar[bool] = ContextVar("in_put", default=False)
 
 # An incoming X-Request-Id is kept only if it is short and plain (it goes into log lines and headers).
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
@@ -178,8 +181,14 @@ class MeteredStore(ObjectStore):
             self.metrics.phase_seconds.labels("s3_fetch").observe(time.monotonic() - started)
 
     async def put(self, *args: Any, **kwargs: Any) -> PutResult:
+        if _IN_PUT.get():  # ObjectStore.put retrying itself without If-None-Match: one write-back, counted once
+            return await super().put(*args, **kwargs)
+        token = _IN_PUT.set(True)
         started = time.monotonic()
-        result = await super().put(*args, **kwargs)
+        try:
+            result = await super().put(*args, **kwargs)
+        finally:
+            _IN_PUT.reset(token)
         self.metrics.phase_seconds.labels("write_back").observe(time.monotonic() - started)
         self.metrics.write_backs.labels(result.value).inc()
         return result
