@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 DECODERS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF") + (("AVIF",) if features.check("avif") else ())
 # Formats whose animation is kept with --animation=keep; other outputs get the first frame.
 ANIMATED_OUTPUTS = ("GIF", "WEBP")
+MAX_FRAMES = 1000  # with --animation=keep: beyond this many frames, 422 (whatever their size)
 
 DRAFT_GAP = 2.0  # decode at >= 2x the output size, so DCT scaling never shows
 REDUCING_GAP = 2.0  # box-reduce only down to 2x the output size, then LANCZOS (see Image.resize)
@@ -124,10 +125,9 @@ class Plan:
 
 @dataclass
 class Source:
-    """The decoded original, shared by every output made from it."""
+    """What every output needs to know of the original besides its pixels."""
 
-    frames: list[Image.Image]
-    durations: list[int]
+    durations: list[int]  # per frame decoded, in ms
     loop: int
     format: str | None
     icc: bytes | None
@@ -142,24 +142,27 @@ def render(data: bytes, spec: ThumbnailSpec, options: RenderOptions) -> Rendered
 
 
 def render_many(data: bytes, specs: list[ThumbnailSpec], options: RenderOptions) -> list[Rendered]:
-    """Several thumbnails of one original: it is opened, drafted for the largest, decoded and oriented once."""
+    """Several thumbnails of one original: it is opened, drafted for the largest, decoded and oriented once.
+
+    Frames are decoded one at a time and resized at once, so an animation never sits in memory at full size.
+    """
     with _as_unprocessable("cannot decode original"):
         image = open_checked(data, options)  # 1
         orientation = _orientation(image)
         upright = _upright_size(image.size, orientation)
         plans = [plan(upright, spec, spec.mode or options.default_mode) for spec in specs]  # 2
         _draft(image, plans, upright, orientation)  # 3
-        keep_frames = options.animation == "keep" and any(s.format in ANIMATED_OUTPUTS for s in specs)
-        source = _load(image, keep_frames)  # 4
-        source.frames = [colour.normalise(_orient(f, orientation), source.format) for f in source.frames]  # 5, 6
-    results = []
-    for spec, each in zip(specs, plans, strict=True):
-        with _as_unprocessable("cannot make thumbnail"):
-            animated = spec.format in ANIMATED_OUTPUTS and len(source.frames) > 1
-            frames = source.frames if animated else source.frames[:1]
-            made = [_pad(colour.to_srgb(_resize(frame, each), source.icc), each.canvas) for frame in frames]  # 7-9
-            results.append(_encode(made, source, spec, options))  # 10
-    return results
+        animate = [options.animation == "keep" and spec.format in ANIMATED_OUTPUTS for spec in specs]
+        source = Source([], 0, image.format, image.info.get("icc_profile") or None)
+        outputs: list[list[Image.Image]] = [[] for _ in specs]
+        for index in range(getattr(image, "n_frames", 1) if any(animate) else 1):
+            frame = colour.normalise(_orient(_load(image, index, source), orientation), source.format)  # 4-6
+            for made, each, wanted in zip(outputs, plans, animate, strict=True):
+                if index == 0 or wanted:
+                    thumbnail = _pad(colour.to_srgb(_resize(frame, each), source.icc), each.canvas)  # 7-9
+                    made.append(thumbnail.copy() if thumbnail is image else thumbnail)  # the file object is reused
+    with _as_unprocessable("cannot encode thumbnail"):
+        return [_encode(made, source, spec, options) for made, spec in zip(outputs, specs, strict=True)]  # 10
 
 
 @contextmanager
@@ -197,13 +200,35 @@ def open_checked(data: bytes, options: RenderOptions) -> Image.Image:
     if width * height > limit:
         raise Unprocessable(f"original is {width}x{height}, over the limit of {limit / 1e6:g} megapixels")
     if options.animation == "keep":
-        frames = getattr(image, "n_frames", 1)  # GIF: walks the block structure without decoding pixels
+        frames = _gif_frames(data, MAX_FRAMES) if image.format == "GIF" else getattr(image, "n_frames", 1)
+        if frames > MAX_FRAMES:
+            raise Unprocessable(f"animation of more than {MAX_FRAMES} frames")
         if frames * width * height > options.max_animation_pixels:
             raise Unprocessable(
                 f"animation of {frames} frames of {width}x{height} is over the limit of "
                 f"{options.max_animation_pixels / 1e6:g} megapixels"
             )
     return image
+
+
+def _gif_frames(data: bytes, stop: int) -> int:
+    """Count a GIF's frames by walking its blocks (no decoding), giving up once past ``stop``: Pillow's own
+    count walks the whole file, which for millions of 1-pixel frames takes seconds."""
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # header, screen, global palette
+    frames = 0
+    while pos < len(data) and frames <= stop:
+        if data[pos] == 0x2C:  # image: descriptor, local palette, LZW code size, then data sub-blocks
+            flags = data[pos + 9] if pos + 9 < len(data) else 0
+            pos += 11 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+            frames += 1
+        elif data[pos] == 0x21:  # extension: label, then sub-blocks
+            pos += 2
+        else:
+            break
+        while pos < len(data) and data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    return frames
 
 
 def _orientation(image: Image.Image) -> int:
@@ -277,23 +302,16 @@ def _draft(image: Image.Image, plans: list[Plan], upright: tuple[int, int], orie
 # ---- 4. load ----------------------------------------------------------------------------------------------
 
 
-def _load(image: Image.Image, keep_frames: bool) -> Source:
-    """Decode the first frame, or all frames; truncated data raises (LOAD_TRUNCATED_IMAGES is never set)."""
+def _load(image: Image.Image, index: int, source: Source) -> Image.Image:
+    """Decode frame ``index``; truncated data raises (LOAD_TRUNCATED_IMAGES is never set)."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone set Pillow's global: we would serve padded pictures
         raise Unprocessable("refusing to decode with ImageFile.LOAD_TRUNCATED_IMAGES set")
-    icc = image.info.get("icc_profile") or None
-    fmt = image.format
-    count = getattr(image, "n_frames", 1) if keep_frames else 1
-    frames, durations = [], []
-    for index in range(count):
-        if index:
-            image.seek(index)
-        image.load()
-        frame = image if count == 1 else image.copy()
-        frames.append(frame)
-        durations.append(int(image.info.get("duration") or 100))
-    loop = int(image.info.get("loop", 0) or 0)
-    return Source(frames, durations, loop, fmt, icc)
+    if index:
+        image.seek(index)
+    image.load()
+    source.durations.append(int(image.info.get("duration") or 100))
+    source.loop = int(image.info.get("loop", 0) or 0)
+    return image
 
 
 # ---- 5. orient --------------------------------------------------------------------------------------------

@@ -116,3 +116,21 @@ def test_animation_budget_applies_only_when_frames_are_kept():
     with pytest.raises(Unprocessable, match="300 frames"):
         render(body, spec("g_10x10.gif"), keep)
     assert render(body, spec("g_10x10.gif"), RenderOptions(max_animation_pixels=2_000_000)).width == 10
+
+
+def test_frame_cap_applies_only_when_frames_are_kept():
+    body = corpus.gif_with_frames(1500, (10, 10))  # 1500 frames, but only 0.15 MP in all
+    with pytest.raises(Unprocessable, match="more than 1000 frames"):
+        render(body, spec("g_10x10.gif"), RenderOptions(animation="keep"))
+    assert render(body, spec("g_10x10.gif"), RenderOptions()).width == 10
+
+
+def test_kept_animation_frames_are_each_resized():
+    made = render(corpus.animated_gif(3, (400, 300)), spec("a_40x30.webp"), RenderOptions(animation="keep"))
+    image = decoded(made.body)
+    assert image.n_frames == 3 and image.size == (40, 30)
+    colours = []
+    for index in range(3):
+        image.seek(index)
+        colours.append(image.convert("RGB").getpixel((20, 15)))
+    assert [max(range(3), key=lambda channel, c=c: c[channel]) for c in colours] == [0, 1, 2]  # red, green, blue
