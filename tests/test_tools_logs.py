@@ -73,3 +73,12 @@ def test_requests_walk_directories_gzip_and_both_formats(tmp_path):
 def test_missing_path_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         list(logs.requests([str(tmp_path / "nope")]))
+
+
+def test_an_endless_line_is_read_in_bounded_pieces(tmp_path):
+    path = tmp_path / "corrupt.log"
+    path.write_text("x" * (logs.MAX_LINE * 3) + "\n" + s3_line("earth_200x200.jpg") + "\n")
+    assert max(len(line) for line in logs.read_lines(path)) <= logs.MAX_LINE
+    stats = logs.ReadStats()
+    assert [r.key for r in logs.requests([str(path)], stats)] == ["earth_200x200.jpg"]
+    assert stats.s3_lines == 1 and stats.skipped >= 3

@@ -17,6 +17,7 @@ from .. import accesslog
 from . import s3log
 
 HIT, MISS, ERROR = "hit", "miss", "error"
+MAX_LINE = 64 * 1024  # longer lines are read in pieces, which parse as nothing and are counted as skipped
 _S3_READS = ("REST.GET.OBJECT", "REST.HEAD.OBJECT", "WEBSITE.GET.OBJECT", "WEBSITE.HEAD.OBJECT")
 
 
@@ -66,7 +67,9 @@ def read_lines(path: Path) -> Iterator[str]:
         gzip.open(path, "rb") if gzipped else path.open("rb") as binary,
         io.TextIOWrapper(binary, encoding="utf-8", errors="replace") as text,
     ):
-        yield from text
+        # Capped reads: a corrupt file with no newlines must not be read into memory whole.
+        while line := text.readline(MAX_LINE):
+            yield line
 
 
 def requests(paths: Iterable[str], stats: ReadStats | None = None) -> Iterator[Request]:
