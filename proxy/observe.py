@@ -47,12 +47,27 @@ class AccessLog:
 
     def __init__(self, path: str, fmt: str) -> None:
         self._format = format_json if fmt == "json" else format_text
+        self._path = path
         self._own = path not in ("-", "")
         self._out: IO[str] | None = None
         if path == "-":
             self._out = sys.stdout
         elif path:
             self._out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - lives as long as the server
+
+    def reopen(self) -> None:
+        """Start a new file at the same path (SIGHUP, after logrotate moved the old one away)."""
+        if not self._own:
+            return
+        try:
+            fresh = open(self._path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        except OSError as exc:
+            log.warning("cannot reopen access log %s: %s", self._path, exc)
+            return
+        if self._out is not None:
+            self._out.close()
+        self._out = fresh
+        log.info("access log %s reopened", self._path)
 
     def write(self, entry: AccessEntry) -> None:
         if self._out is not None:

@@ -26,7 +26,7 @@ from .server import Listeners, serve
 
 log = logging.getLogger(__name__)
 
-SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP)
 STOP_GRACE = 5.0  # beyond --drain-seconds, before workers that still run are killed
 MAX_RESPAWNS = 5
 
@@ -102,7 +102,11 @@ def _watch(
             announced = True
             notify("READY=1", f"STATUS=serving bucket {config.bucket} with {count} processes", f"MAINPID={os.getpid()}")
         while received:
-            if received.popleft() in (signal.SIGTERM, signal.SIGINT) and not stopping:
+            sig = received.popleft()
+            if sig == signal.SIGHUP:  # reopen the access log: every worker has its own file handle
+                for pid in workers:
+                    _kill(pid, signal.SIGHUP)
+            elif sig in (signal.SIGTERM, signal.SIGINT) and not stopping:
                 log.info("stopping %d workers: draining for up to %.0fs", len(workers), config.drain_seconds)
                 stop_all("draining")
         for pid, code in _reaped():
@@ -140,7 +144,7 @@ def _worker(config: Config, listeners: Listeners, slot: int, ready_w: int, inher
         signal.set_wakeup_fd(-1)
         for sig in SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
-        # SIGTERM/SIGINT stay blocked (pending, not lost) until serve() has its handlers in place.
+        # SIGTERM/SIGINT/SIGHUP stay blocked (pending, not lost) until serve() has its handlers in place.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         for fd in inherited:
             os.close(fd)

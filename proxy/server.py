@@ -159,7 +159,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # a forked worker's were held
+    loop.add_signal_handler(signal.SIGHUP, server.hooks.access_log.reopen)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})  # held in workers
     orphan_check = None
     if parent is not None:
         orphan_check = PeriodicCallback(lambda: os.getppid() != parent and stop.set(), 1000)

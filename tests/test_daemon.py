@@ -51,16 +51,16 @@ class Daemon:
                 self.log.append(line)
                 self._logged.notify_all()
 
-    def wait_log(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+    def wait_log(self, pattern: str, timeout: float = 30, count: int = 1) -> re.Match[str]:
         found: list[re.Match[str]] = []
 
         def seen() -> bool:
             found[:] = [m for line in self.log if (m := re.search(pattern, line))]
-            return bool(found) or self.process.poll() is not None
+            return len(found) >= count or self.process.poll() is not None
 
         with self._logged:
             self._logged.wait_for(seen, timeout)
-        assert found, f"no log line matching {pattern!r}:\n{''.join(self.log)}"
+        assert len(found) >= count, f"not {count} log lines matching {pattern!r}:\n{''.join(self.log)}"
         return found[0]
 
     def notified(self) -> str:
@@ -184,6 +184,21 @@ def test_processes_share_the_port_and_stop_together(daemon, s3, bucket, http):
     for pid in workers[1:]:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_sighup_reopens_the_access_log_in_every_worker(daemon, tmp_path):
+    log_path = tmp_path / "access.log"
+    proxy = daemon("--processes=2", f"--access-log={log_path}")
+    assert proxy.notified().startswith("READY=1")
+    assert get(f"{proxy.url}/before.jpg").status_code == 404
+    log_path.rename(tmp_path / "access.log.1")  # what logrotate does, then: systemctl reload
+    proxy.process.send_signal(signal.SIGHUP)
+    proxy.wait_log(r"access log .* reopened", timeout=10, count=2)
+    for n in range(6):  # whichever worker answers writes to the new file
+        assert get(f"{proxy.url}/after{n}.jpg").status_code == 404
+    assert proxy.stop() == 0
+    assert [line.split(" ")[3] for line in log_path.read_text().splitlines()] == [f"after{n}.jpg" for n in range(6)]
+    assert "before.jpg" in (tmp_path / "access.log.1").read_text()
 
 
 def metric_values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
