@@ -124,6 +124,16 @@ def swapped_rgb_profile() -> bytes:
     )
 
 
+def linear_grey_profile() -> bytes:
+    """A grey profile with gamma 1.0: grey 128 under it is sRGB 188, not 128."""
+    linear = b"curv\0\0\0\0" + struct.pack(">IH", 1, 256) + b"\0\0"
+    return _icc(
+        b"mntr",
+        b"GRAY",
+        [(b"desc", _desc_tag("Linear grey test")), (b"wtpt", _xyz_tag(_D50)), (b"kTRC", linear)],
+    )
+
+
 def rotated_cmyk_profile() -> bytes:
     """A CMYK profile (one 2x2x2x2 lookup table) that shows each ink as the next primary: cyan ink is yellow
     on screen, magenta is cyan. The naive conversion gives cyan and magenta: the two cannot be confused."""

@@ -134,3 +134,38 @@ def test_kept_animation_frames_are_each_resized():
         image.seek(index)
         colours.append(image.convert("RGB").getpixel((20, 15)))
     assert [max(range(3), key=lambda channel, c=c: c[channel]) for c in colours] == [0, 1, 2]  # red, green, blue
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "webp", "gif", *(["avif"] if features.check("avif") else [])])
+def test_every_kind_of_original_in_every_mode_gives_a_valid_file(ext):
+    originals = {
+        "cmyk": corpus.cmyk_jpeg((10, 200, 30, 5)),
+        "cmyk_icc": corpus.cmyk_jpeg((10, 200, 30, 5), corpus.rotated_cmyk_profile()),
+        "profile": corpus.with_profile(corpus.RED, corpus.swapped_rgb_profile(), "PNG"),
+        "grey16": corpus.png16_grey(30000),
+        "rgb16": corpus.png16_rgb((1, 2, 3)),
+        "palette": corpus.palette_with_transparency(),
+        "la": corpus.grey_alpha(),
+        "grey": corpus.encode(Image.new("L", (50, 30), 90)),
+        "bilevel": corpus.encode(Image.new("1", (50, 30), 1), "PNG"),
+        "gif": corpus.animated_gif(3),
+        "webp": corpus.encode(Image.new("RGBA", (50, 30), (1, 2, 3, 100)), "WEBP"),
+        "tiny": corpus.encode(Image.new("RGB", (1, 1)), "PNG"),
+    }
+    for name, body in originals.items():
+        for mode in ("fill", "fit", "pad", "stretch"):
+            for animation in ("first", "keep") if name == "gif" else ("first",):
+                thumbnail = spec(f"{name}_30x20_{mode}.{ext}")
+                made = render(body, thumbnail, RenderOptions(animation=animation))
+                image = decoded(made.body)
+                assert image.format == thumbnail.format and made.content_type == thumbnail.content_type
+                assert image.size == (made.width, made.height), (name, mode)
+                assert image.mode in ("RGB", "RGBA", "L", "LA", "P", "PA"), (name, mode, image.mode)
+
+
+def test_grey_profile_is_honoured():
+    body = corpus.encode(Image.new("L", (40, 30), 128), "JPEG", icc_profile=corpus.linear_grey_profile())
+    image = decoded(render(body, spec("g_20x15.png"), RenderOptions()).body).convert("RGB")
+    assert all(abs(channel - 188) <= 3 for channel in image.getpixel((10, 7)))
+    plain = decoded(render(corpus.encode(Image.new("L", (40, 30), 128)), spec("g_20x15.png"), RenderOptions()).body)
+    assert abs(plain.getpixel((10, 7)) - 128) <= 2  # no profile: grey stays grey (L) and unchanged
