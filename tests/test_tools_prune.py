@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from proxy.cli import main
 from tests.images import solid
 from tests.logfixtures import days, proxy_line, s3_line
@@ -74,3 +76,19 @@ def test_prune_spares_fresh_thumbnails_and_refuses_short_logs(proxy, s3, bucket,
     assert main([*base[:-1], "--unused-days=30", f"--now={(now + days(20)).isoformat()}"]) == 0  # dry run: warns
     assert "warning: the logs start" in capsys.readouterr().err
     assert {"earth_50x50.jpg", "earth_60x60.jpg", "earth_70x70.jpg"} <= keys(s3, bucket)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["prune", "--unused-days=0", "--logs=x"],
+        ["warm", "--sizes=10x10", "--concurrency=0"],
+        ["purge", "a.jpg", "--threads=-1"],
+        ["analyze-logs", "x", "--top=0"],
+    ],
+)
+def test_counts_must_be_positive(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert "invalid positive integer value" in capsys.readouterr().err

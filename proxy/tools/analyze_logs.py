@@ -34,9 +34,9 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="Log files or directories.")
     parser.add_argument("--json", action="store_true", help="One JSON document on stdout instead of text.")
-    parser.add_argument("--top", type=int, default=10, help="Rows per ranking. Default: 10.")
+    parser.add_argument("--top", type=b.positive, default=10, help="Rows per ranking. Default: 10.")
     parser.add_argument(
-        "--max-keys", type=int, default=100_000, help="Per-key entries kept in memory. Default: 100000."
+        "--max-keys", type=b.positive, default=100_000, help="Per-key entries kept in memory. Default: 100000."
     )
     parser.add_argument("--now", metavar="ISO8601", help="Reference for ages. Default: the newest log line.")
     parser.set_defaults(run=b.guarded(run))

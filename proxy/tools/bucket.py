@@ -21,6 +21,17 @@ S3_OPTIONS = ("bucket", "s3-endpoint", "region", "s3-connect-timeout", "s3-read-
 DELETE_BATCH = 1000  # DeleteObjects' maximum
 
 
+def positive(text: str) -> int:
+    """An argparse type: an integer of at least 1 (argparse turns the ValueError into a usage error)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+positive.__name__ = "positive integer"  # what argparse names in "invalid positive integer value: '0'"
+
+
 class ToolError(Exception):
     """A failure to report in one line and exit 2 (bad arguments, missing bucket, S3 refusing us)."""
 

@@ -28,7 +28,7 @@ def add_parser(commands: Any) -> None:
         "proxy's own, gzip or plain, directories walked) show no request for in N days. Originals are never "
         "deleted. Without --yes nothing is deleted: the list is printed.",
     )
-    parser.add_argument("--unused-days", type=int, required=True, metavar="N", help="Days without a request.")
+    parser.add_argument("--unused-days", type=b.positive, required=True, metavar="N", help="Days without a request.")
     parser.add_argument(
         "--logs", nargs="+", action="extend", required=True, metavar="PATH", help="Log files or directories."
     )
@@ -43,7 +43,7 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="Delete even if the logs start later than N days ago (thumbnails then look unused).",
     )
-    parser.add_argument("--threads", type=int, default=16, help="Concurrent HEAD requests. Default: 16.")
+    parser.add_argument("--threads", type=b.positive, default=16, help="Concurrent HEAD requests. Default: 16.")
     b.add_s3_options(parser)
     parser.set_defaults(run=b.guarded(run))
 
@@ -68,8 +68,6 @@ def last_requests(
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.unused_days < 1:
-        raise b.ToolError("--unused-days must be at least 1")
     config = b.load_config(args)
     try:
         now = logs.reference_time(args.now) if args.now else datetime.now(UTC)

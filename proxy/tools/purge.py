@@ -25,7 +25,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("keys", nargs="+", metavar="KEY", help="Original keys, e.g. earth.jpg.")
     parser.add_argument("--dry-run", action="store_true", help="List what would be deleted; delete nothing.")
-    parser.add_argument("--threads", type=int, default=16, help="Concurrent HEAD requests. Default: 16.")
+    parser.add_argument("--threads", type=b.positive, default=16, help="Concurrent HEAD requests. Default: 16.")
     b.add_s3_options(parser)
     parser.set_defaults(run=b.guarded(run))
 

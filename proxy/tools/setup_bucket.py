@@ -40,7 +40,9 @@ def add_parser(commands: Any) -> None:
         "--resizer-protocol", choices=("http", "https"), default="http", help="Redirect protocol. Default: http."
     )
     parser.add_argument("--public-read", action="store_true", help="Public GetObject policy (website topology).")
-    parser.add_argument("--expire-days", type=int, metavar="N", help="Expire thumbnail=true objects after N days.")
+    parser.add_argument(
+        "--expire-days", type=b.positive, metavar="N", help="Expire thumbnail=true objects after N days."
+    )
     parser.add_argument("--dry-run", action="store_true", help="Print what would be applied; change nothing.")
     b.add_s3_options(parser)
     parser.set_defaults(run=b.guarded(run))
@@ -49,8 +51,6 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if not _HOST.match(args.resizer_host):
         raise b.ToolError(f"--resizer-host: {args.resizer_host!r} is not HOST or HOST:PORT")
-    if args.expire_days is not None and args.expire_days < 1:
-        raise b.ToolError("--expire-days must be at least 1")
     config = b.load_config(args)
     part = conf.partition(config.region)
     s3 = b.client(config)

@@ -62,8 +62,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--sizes", default="", help="Comma-separated sizes: 200x200, 400x0, 300x200_fit, 200x200@2x.")
     parser.add_argument("--prefix", default="", help="Only originals under this key prefix.")
     parser.add_argument("--from-logs", nargs="+", action="extend", metavar="PATH", help="Take sizes from these logs.")
-    parser.add_argument("--top", type=int, default=3, help="With --from-logs: how many sizes. Default: 3.")
-    parser.add_argument("--concurrency", type=int, default=8, help="Originals in flight at once. Default: 8.")
+    parser.add_argument("--top", type=b.positive, default=3, help="With --from-logs: how many sizes. Default: 3.")
+    parser.add_argument("--concurrency", type=b.positive, default=8, help="Originals in flight at once. Default: 8.")
     parser.add_argument("--dry-run", action="store_true", help="Count what would be made; make nothing.")
     parser.add_argument(
         "--progress-every", type=float, metavar="SECONDS", help="Progress interval (default: 0.1 on a TTY, else 10)."
@@ -225,8 +225,6 @@ async def warm(config: Config, work: list[tuple[str, list[str]]], concurrency: i
 
 def run(args: argparse.Namespace) -> int:
     config = b.load_config(args)
-    if args.concurrency < 1:
-        raise b.ToolError("--concurrency must be at least 1")
     labels = parse_sizes(args.sizes, config)
     if args.from_logs:
         try:
