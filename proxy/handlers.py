@@ -73,6 +73,7 @@ class ObjectHandler(BaseHandler):
     """``GET|HEAD /<key>``: the object, or the thumbnail the key names."""
 
     reply: Reply | None = None  # what was answered, for the access log and metrics
+    key: str | None = None
 
     def initialize(self, service: ImageService) -> None:
         self.service = service
@@ -92,6 +93,7 @@ class ObjectHandler(BaseHandler):
         await self.answer(key)
 
     async def answer(self, key: str) -> None:
+        self.key = key  # for the access log
         # Raw, like src: the signature is compared byte for byte, never after Tornado's clean-up.
         sig = self.request.query_arguments.get("sig")
         # Range applies to GET only (RFC 9110 14.2); one we do not serve is ignored: the whole object is sent.

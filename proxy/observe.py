@@ -210,12 +210,9 @@ class MeteredStore(ObjectStore):
 
 
 def _key(handler: RequestHandler) -> str:
-    if handler.path_args:
-        return str(handler.path_args[0])
-    src = handler.request.query_arguments.get("src")
-    if src:
-        return src[0].decode("utf-8", "replace")
-    return handler.request.path
+    """The key the handler answered for; the raw path when it never got that far (a malformed request)."""
+    key = getattr(handler, "key", None)
+    return key if key is not None else handler.request.path.lstrip("/")
 
 
 def _sent_bytes(handler: RequestHandler) -> int:

@@ -87,3 +87,12 @@ def test_json_access_log(start_proxy, s3, bucket, http, tmp_path):
     assert set(record) == set(FIELDS)
     assert (record["method"], record["key"], record["status"], record["bytes"]) == ("HEAD", "a.txt", 200, 0)
     assert record["cache"] == "s3" and record["request_id"] == response.headers["X-Request-Id"]
+
+
+def test_logged_key_is_the_key_answered(start_proxy, http, tmp_path):
+    log_path = tmp_path / "access.log"
+    proxy = start_proxy(access_log=str(log_path))
+    assert http.get(f"{proxy.url}/caf%C3%A9_10x10.jpg").status_code == 404
+    assert http.get(f"{proxy.url}/resize.php", params={"src": "na\u00efve.png"}).status_code == 404
+    proxy.stop()
+    assert [entry.key for entry in lines_of(log_path)] == ["caf\u00e9_10x10.jpg", "na\u00efve.png"]
