@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image, ImageChops, ImageStat, features
+from PIL import Image, ImageChops, ImageFile, ImageStat, features
 
 from proxy.errors import BadRequest, Unprocessable
 from proxy.keys import parse_thumbnail
@@ -169,3 +169,9 @@ def test_grey_profile_is_honoured():
     assert all(abs(channel - 188) <= 3 for channel in image.getpixel((10, 7)))
     plain = decoded(render(corpus.encode(Image.new("L", (40, 30), 128)), spec("g_20x15.png"), RenderOptions()).body)
     assert abs(plain.getpixel((10, 7)) - 128) <= 2  # no profile: grey stays grey (L) and unchanged
+
+
+def test_truncated_data_is_refused_even_if_someone_set_load_truncated_images(monkeypatch):
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # Pillow's global, set by other code
+    with pytest.raises(Unprocessable, match="LOAD_TRUNCATED_IMAGES"):
+        render(corpus.truncated_jpeg(), spec("t_10x10.jpg"), RenderOptions())
