@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote
 
 import botocore.session
 from botocore.config import Config as BotoConfig
@@ -39,6 +40,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CHUNK = 256 * 1024
+
+# User metadata travels as HTTP headers, which botocore (and S3) take in ASCII only, while keys are UTF-8: a key
+# kept in metadata is percent-encoded, only where needed ('%', space, controls, non-ASCII).
+_METADATA_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
+
+
+def metadata_key(key: str) -> str:
+    """``key`` as an ASCII metadata value (``photos/été.jpg`` -> ``photos/%C3%A9t%C3%A9.jpg``)."""
+    return quote(key, safe=_METADATA_SAFE)
+
+
+def key_from_metadata(value: str) -> str:
+    """The inverse of ``metadata_key``."""
+    return unquote(value)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from .errors import (
 from .keys import ThumbnailSpec, check_key, parse_thumbnail
 from .ranges import ByteRange
 from .render import Rendered, RenderOptions, render
-from .s3 import NOT_MODIFIED, Lookup, ObjectInfo, ObjectStore, PutResult, S3Object, Stream
+from .s3 import NOT_MODIFIED, Lookup, ObjectInfo, ObjectStore, PutResult, S3Object, Stream, metadata_key
 from .singleflight import SingleFlight
 from .workers import RenderPool
 
@@ -334,7 +334,11 @@ def thumbnail_put_args(config: Config, source: ObjectInfo, rendered: Rendered) -
         "content_type": rendered.content_type,
         "cache_control": config.thumbnail_cache_control,
         "storage_class": config.thumbnail_storage_class,
-        "metadata": {"generator": GENERATOR, "source-key": source.key, "source-etag": source.etag.strip('"')},
+        "metadata": {
+            "generator": GENERATOR,
+            "source-key": metadata_key(source.key),
+            "source-etag": source.etag.strip('"'),
+        },
         "tagging": THUMBNAIL_TAGGING,
     }
 

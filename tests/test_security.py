@@ -24,7 +24,8 @@ from PIL import Image
 
 from proxy.activecontent import ACTIVE_CONTENT_CSP, is_active
 from proxy.errors import Overloaded
-from proxy.s3 import CHUNK, _read_capped
+from proxy.s3 import CHUNK, _read_capped, metadata_key
+from proxy.tools.bucket import generated
 from proxy.workers import RenderPool
 from tests.images import opened, quadrants, solid
 from tests.s3spy import Fault
@@ -448,6 +449,18 @@ def test_original_created_after_the_lookup_is_never_overwritten(proxy, s3, bucke
     assert after.content == b"the real banner" and after.headers["X-Cache"] == "s3"
 
 
+def test_keys_beyond_ascii_are_written_back_and_traced_to_their_original(proxy, s3, bucket, http):
+    put(s3, bucket, "photos/été 100%/earth.jpg", quadrants(200, 200))
+    response = http.get(f"{proxy.url}/photos/été 100%25/earth_40x40.jpg")
+    assert response.status_code == 200
+    proxy.flush()
+    stored = s3.head_object(Bucket=bucket, Key="photos/été 100%/earth_40x40.jpg")
+    assert stored["Metadata"]["source-key"] == "photos/%C3%A9t%C3%A9%20100%25/earth.jpg"  # headers are ASCII
+    made = generated(s3, bucket, "photos/été 100%/earth_40x40.jpg")
+    assert made is not None and made.source_key == "photos/été 100%/earth.jpg"  # what prune and purge see
+    assert metadata_key("plain/key_(1)@2x.jpg") == "plain/key_(1)@2x.jpg"
+
+
 # ---- response headers -----------------------------------------------------------------------------------
 
 
@@ -475,6 +488,8 @@ def test_nosniff_on_every_response(start_proxy, s3, bucket, spy, http):
         "502": http.get(f"{proxy.url}/broken.jpg"),
         "503": full,
         "healthz": http.get(f"{proxy.url}/healthz"),
+        "readyz": http.get(f"{proxy.url}/readyz"),
+        "metrics": http.get(f"{proxy.url}/metrics"),
         "resize.php 400": http.get(f"{proxy.url}/resize.php"),
     }
     status, headers, _ = raw(proxy.url, "/%ff.jpg")  # refused by Tornado itself (undecodable path)

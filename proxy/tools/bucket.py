@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..config import Config, ConfigError
-from ..s3 import ObjectStore
+from ..s3 import ObjectStore, key_from_metadata
 from ..service import GENERATOR, THUMBNAIL_TAGGING
 
 S3_OPTIONS = ("bucket", "s3-endpoint", "region", "s3-connect-timeout", "s3-read-timeout", "s3-max-attempts")
@@ -106,7 +106,7 @@ def generated(s3: Any, bucket: str, key: str) -> Generated | None:
     tags = s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
     if {"Key": tag_key, "Value": tag_value} not in tags:
         return None
-    return Generated(key, metadata["source-key"], int(head.get("ContentLength", 0)))
+    return Generated(key, key_from_metadata(metadata["source-key"]), int(head.get("ContentLength", 0)))
 
 
 def check_all(s3: Any, bucket: str, keys: Iterable[str], threads: int, on_done: Callable[[], None]) -> list[Generated]:
