@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from .errors import ProxyError
@@ -10,8 +11,38 @@ from .handlers import BaseHandler, HealthHandler
 from .metrics import CONTENT_TYPE, Metrics
 from .observe import RequestHooks
 from .service import ImageService
+from .singleflight import SingleFlight
 
 READY_TIMEOUT = 2.0  # a probe must answer well within a load balancer's health-check timeout
+READY_TTL = 1.0  # probes within this long of a check share its answer: /readyz never floods S3
+
+
+class Readiness:
+    """Whether the bucket answers: one HEAD bucket at a time, its answer reused for ``READY_TTL`` seconds."""
+
+    def __init__(self, service: ImageService) -> None:
+        self.service = service
+        self._flight: SingleFlight[str | None] = SingleFlight()
+        self._answer: tuple[float, str | None] | None = None  # (when, reason it is not ready or None)
+
+    async def problem(self) -> str | None:
+        """None when ready, else a short reason."""
+        now = time.monotonic()
+        if self._answer is not None and now - self._answer[0] < READY_TTL:
+            return self._answer[1]
+        return await self._flight.run("bucket", self._check)
+
+    async def _check(self) -> str | None:
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await self.service.store.check_bucket()
+            problem = None
+        except ProxyError as exc:
+            problem = exc.reason
+        except TimeoutError:
+            problem = "S3 did not answer in time"
+        self._answer = (time.monotonic(), problem)
+        return problem
 
 
 class ReadyHandler(BaseHandler):
@@ -19,27 +50,17 @@ class ReadyHandler(BaseHandler):
 
     admin = True
 
-    def initialize(self, service: ImageService, hooks: RequestHooks) -> None:
-        self.service = service
+    def initialize(self, readiness: Readiness, hooks: RequestHooks) -> None:
+        self.readiness = readiness
         self.hooks = hooks
 
     async def get(self) -> None:
         self.set_header("Cache-Control", "no-store")
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        if self.hooks.draining:
+        problem = "shutting down" if self.hooks.draining else await self.readiness.problem()
+        if problem is not None:
             self.set_status(503)
-            self.finish("not ready: shutting down\n")
-            return
-        try:
-            async with asyncio.timeout(READY_TIMEOUT):
-                await self.service.store.check_bucket()
-        except ProxyError as exc:
-            self.set_status(503)
-            self.finish(f"not ready: {exc.reason}\n")
-            return
-        except TimeoutError:
-            self.set_status(503)
-            self.finish("not ready: S3 did not answer in time\n")
+            self.finish(f"not ready: {problem}\n")
             return
         self.finish("ready\n")
 
@@ -65,6 +86,6 @@ class MetricsHandler(BaseHandler):
 def admin_routes(service: ImageService, metrics: Metrics, hooks: RequestHooks) -> list[tuple[str, Any, Any]]:
     return [
         (r"/healthz", HealthHandler, {}),
-        (r"/readyz", ReadyHandler, {"service": service, "hooks": hooks}),
+        (r"/readyz", ReadyHandler, {"readiness": Readiness(service), "hooks": hooks}),
         (r"/metrics", MetricsHandler, {"metrics": metrics, "hooks": hooks}),
     ]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import socket
+import time
 
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 from tornado.netutil import bind_sockets
 
@@ -70,13 +73,28 @@ def test_write_back_failure_is_counted(proxy, s3, bucket, spy, http):
 
 
 def test_readyz_answers_whether_the_bucket_answers(proxy, spy, http):
-    ready = http.get(f"{proxy.url}/readyz")
-    assert (ready.status_code, ready.text) == (200, "ready\n")
-    assert ready.headers["Cache-Control"] == "no-store"
     spy.fail("HEAD", None, 500)
     not_ready = http.get(f"{proxy.url}/readyz")
     assert not_ready.status_code == 503 and not_ready.text.startswith("not ready:")
+    assert not_ready.headers["Cache-Control"] == "no-store"
     assert http.get(f"{proxy.url}/healthz").status_code == 200  # alive all the same
+    spy.clear_faults()
+    # An answer is reused for READY_TTL (1s): poll, bounded, until the next check sees the bucket.
+    deadline = time.monotonic() + 10
+    while (ready := http.get(f"{proxy.url}/readyz")).status_code != 200:
+        assert time.monotonic() < deadline, ready.text
+    assert ready.text == "ready\n"
+
+
+def test_readyz_probes_share_one_bucket_check(proxy, spy):
+    def probe(_: int) -> int:
+        with requests.Session() as session:
+            return session.get(f"{proxy.url}/readyz", timeout=10).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(probe, range(40)))
+    assert set(statuses) == {200}
+    assert 1 <= spy.count("HEAD", "") <= 5  # one per READY_TTL (1s) at most, not one per probe
 
 
 def test_readyz_with_s3_down_is_503(start_proxy, http):
