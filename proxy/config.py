@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,7 @@ class Option:
     default: Any
     help: str
     flag: bool = False  # a boolean: ``--name`` / ``--no-name`` on the command line
+    secret: bool = False  # never echoed in error messages
 
     @property
     def attr(self) -> str:
@@ -197,6 +198,7 @@ OPTIONS: tuple[Option, ...] = (
         _list(_signing_key),
         (),
         "HMAC keys (comma-separated, >= 16 characters each) for signed thumbnail URLs: the first signs, all verify.",
+        secret=True,
     ),
     Option("sign-originals", _bool, False, "Require signatures on originals too.", flag=True),
     # -- process and operations
@@ -253,7 +255,7 @@ class Config:
     max_source_megapixels: float
     max_source_mb: float
     max_animation_megapixels: float
-    signing_key: tuple[str, ...]
+    signing_key: tuple[str, ...] = field(repr=False)
     sign_originals: bool
     processes: int
     drain_seconds: float
@@ -405,7 +407,8 @@ def _value(
     try:
         return option.parse(text)
     except ValueError as exc:
-        raise ConfigError(f"invalid value {text!r} for {source}: {exc}") from None
+        shown = "(hidden)" if option.secret else repr(text)
+        raise ConfigError(f"invalid value {shown} for {source}: {exc}") from None
 
 
 def _validated(config: Config) -> Config:

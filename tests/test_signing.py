@@ -35,8 +35,10 @@ def test_every_configured_key_verifies():
 
 def test_signing_options_are_validated():
     assert load({"bucket": "b", "signing-key": f"{KEY},{OLD}"}, environ={}).signing_key == (KEY, OLD)
-    with pytest.raises(ConfigError, match="16 characters"):
-        load({"bucket": "b", "signing-key": "short"}, environ={})
+    with pytest.raises(ConfigError, match="16 characters") as short:
+        load({"bucket": "b", "signing-key": f"{KEY},secret"}, environ={})
+    assert "secret" not in str(short.value)  # a key is never echoed, even a bad one
+    assert KEY not in repr(Config.defaults(bucket="b", signing_key=(KEY,)))
     with pytest.raises(ConfigError, match="needs --signing-key"):
         Config.defaults(bucket="b", sign_originals=True)
 
