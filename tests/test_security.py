@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from proxy.errors import Overloaded
 from proxy.s3 import CHUNK, _read_capped, metadata_key
 from proxy.tools.bucket import generated
 from proxy.workers import RenderPool
+from tests import corpus
 from tests.images import opened, quadrants, solid
 from tests.s3spy import Fault
 from tests.test_proxy import put
@@ -350,16 +351,19 @@ def peak_rss(pid: int) -> int:
 
 
 @pytest.fixture
-def proxy_process(spy, bucket, tmp_path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``s3-resize-proxy serve`` as a process of its own: one render thread, one queued render."""
-    port = free_port()
-    command = [sys.executable, "-m", "proxy", "serve", "--bucket", bucket, "--s3-endpoint", spy.url]
-    command += ["--address", "127.0.0.1", "--port", str(port), "--access-log", "", "--s3-max-attempts", "1"]
-    command += ["--render-threads", "1", "--render-queue", "1", "--originals-cache-mb", "0", "--processes", "1"]
-    with (tmp_path / "stderr").open("wb") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
-    url = f"http://127.0.0.1:{port}"
-    try:
+def start_process(spy, bucket, tmp_path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], str]]]:
+    """Start ``s3-resize-proxy serve`` as a process of its own, with extra flags; stopped afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*flags: str) -> tuple[subprocess.Popen[bytes], str]:
+        port = free_port()
+        command = [sys.executable, "-m", "proxy", "serve", "--bucket", bucket, "--s3-endpoint", spy.url]
+        command += ["--address", "127.0.0.1", "--port", str(port), "--access-log", "", "--s3-max-attempts", "1"]
+        command += ["--processes", "1", *flags]
+        with (tmp_path / "stderr").open("wb") as stderr:
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
         for _ in range(300):  # start-up: nothing to wait on but the port answering
             try:
                 requests.get(f"{url}/healthz", timeout=1)
@@ -367,10 +371,18 @@ def proxy_process(spy, bucket, tmp_path) -> Iterator[tuple[subprocess.Popen[byte
             except requests.ConnectionError:
                 assert process.poll() is None, (tmp_path / "stderr").read_text()
                 threading.Event().wait(0.05)
-        yield process, url
-    finally:
+        return process, url
+
+    yield start
+    for process in started:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture
+def proxy_process(start_process) -> tuple[subprocess.Popen[bytes], str]:
+    """One render thread, one queued render, no originals cache."""
+    return start_process("--render-threads", "1", "--render-queue", "1", "--originals-cache-mb", "0")
 
 
 def test_memory_stays_bounded_under_a_flood_of_large_misses(proxy_process, s3, bucket, spy):
@@ -410,6 +422,41 @@ def test_memory_stays_bounded_under_a_flood_of_large_misses(proxy_process, s3, b
     assert growth < bound, f"peak RSS grew by {growth / 2**20:.1f} MB (bound {bound / 2**20:.1f} MB)"
     assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
     assert process.poll() is None
+
+
+def test_a_process_survives_every_crafted_input_in_bounded_memory(start_process, s3, bucket, spy):
+    process, url = start_process("--animation", "keep")
+    hostile = {
+        "giant-png.png": corpus.giant_png_header(),  # 10 gigapixels claimed
+        "zlib-bomb.png": corpus.zlib_bomb_png(),  # 81 MB of pixels from a small file
+        "ztxt-bomb.png": corpus.ztxt_bomb_png(),  # a text chunk inflating to 16 MB
+        "giant-jpeg.jpg": corpus.jpeg_with_size(60_000, 60_000),
+        "truncated.jpg": corpus.truncated_jpeg(),
+        "empty.jpg": b"",
+        "text.jpg": b"this is not a picture\n" * 10,
+        "script.png": SVG_WITH_SCRIPT,
+        "frames.gif": corpus.gif_with_frames(5_000),
+        "big-frames.gif": corpus.gif_with_frames(300),  # 300 frames x 1 MP: over the frames x pixels budget
+    }
+    for key, body in hostile.items():
+        put(s3, bucket, key, body, content_type="application/octet-stream")
+    put(s3, bucket, "fine.jpg", quadrants(600, 400))
+    with requests.Session() as http:
+        assert http.get(f"{url}/fine_200x200.jpg").status_code == 200  # warm up
+        baseline = peak_rss(process.pid)
+        for key in hostile:
+            stem, ext = key.rsplit(".", 1)
+            response = http.get(f"{url}/{stem}_100x100.{ext}")
+            assert response.status_code == 422, (key, response.status_code, response.text)
+            assert response.text.strip() and response.headers["Cache-Control"] == "no-store"
+        for key in ("a/../fine.jpg", "fine%00.jpg", "fine_0x0.jpg", "fine_99999x1.jpg", "%ff.jpg"):
+            assert raw(url, "/" + key)[0] == 400, key
+        assert http.get(f"{url}/fine_200x200.jpg").status_code == 200
+        assert http.get(f"{url}/healthz").status_code == 200
+    growth = peak_rss(process.pid) - baseline
+    assert growth < 48 * 1024 * 1024, f"peak RSS grew by {growth / 2**20:.1f} MB"
+    assert process.poll() is None
+    assert stored_keys(s3, bucket) == {*hostile, "fine.jpg", "fine_200x200.jpg"}
 
 
 # ---- write-back: only thumbnails, never over an existing object -----------------------------------------
