@@ -398,6 +398,7 @@ def main() -> int:
                     f"{figures.no_write.rps[-1]:.1f}/s, limit {figures.limit.rps[-1]:.1f}/s"
                 )
             if args.misses_only:
+                print(render_report(figures, workers).rpartition("\n\n")[2])
                 return 0
 
         with proxy(endpoint, args.proxy_arg) as (url, _):
