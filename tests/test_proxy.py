@@ -12,12 +12,13 @@ import requests
 from tests.images import opened, quadrants, solid
 
 
-def raw_get(base: str, path: str) -> int:
-    """GET a path exactly as written (requests would normalise '..' and '//')."""
+def raw(base: str, path: str, method: str = "GET") -> tuple[int, http.client.HTTPMessage, bytes]:
+    """Send a path exactly as written (requests would normalise '..', '//' and encodings)."""
     conn = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
     try:
-        conn.request("GET", path)
-        return conn.getresponse().status
+        conn.request(method, path)
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
     finally:
         conn.close()
 
@@ -155,7 +156,7 @@ def test_bad_names_are_400(proxy, s3, bucket, spy, http):
         assert response.status_code == 400, name
         assert response.text.strip(), name
     for path in ("a/../earth.jpg", "a//earth.jpg", "./earth.jpg", "earth%00.jpg", "earth%0d%0a.jpg", "%ff.jpg"):
-        assert raw_get(proxy.url, "/" + path) == 400, path
+        assert raw(proxy.url, "/" + path)[0] == 400, path
     assert http.get(f"{proxy.url}/resize.php?src=a%00b_1x1.jpg").status_code == 400
     proxy.flush()
     assert spy.count("PUT", "") == 0

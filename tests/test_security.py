@@ -6,7 +6,6 @@ Decoder-level limits (pixel bombs, corrupt files, animations) are tested with th
 from __future__ import annotations
 
 import asyncio
-import http.client
 import io
 import os
 import socket
@@ -30,18 +29,7 @@ from proxy.workers import RenderPool
 from tests import corpus
 from tests.images import opened, quadrants, solid
 from tests.s3spy import Fault
-from tests.test_proxy import put
-
-
-def raw(base: str, path: str, method: str = "GET") -> tuple[int, http.client.HTTPMessage, bytes]:
-    """Send a path exactly as written (requests would normalise '..', '//' and encodings)."""
-    conn = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        conn.close()
+from tests.test_proxy import put, raw
 
 
 def stored_keys(s3: Any, bucket: str) -> set[str]:
