@@ -157,6 +157,7 @@ def render_many(data: bytes, specs: list[ThumbnailSpec], options: RenderOptions)
         outputs: list[list[Image.Image]] = [[] for _ in specs]
         for index in range(getattr(image, "n_frames", 1) if any(animate) else 1):
             frame = colour.normalise(_orient(_load(image, index, source), orientation), source.format)  # 4-6
+            frame = _shared_reduce(frame, plans)  # 7, the part every output shares
             for made, each, wanted in zip(outputs, plans, animate, strict=True):
                 if index == 0 or wanted:
                     thumbnail = _pad(colour.to_srgb(_resize(frame, each), source.icc), each.canvas)  # 7-9
@@ -333,6 +334,20 @@ def _resize(image: Image.Image, each: Plan) -> Image.Image:
     if each.size == image.size and box == (0.0, 0.0, float(w), float(h)):
         return image
     return image.resize(each.size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP)
+
+
+def _shared_reduce(image: Image.Image, plans: list[Plan]) -> Image.Image:
+    """With several outputs, box-reduce the frame once, as far as every output keeps REDUCING_GAP times its
+    pixels; each resize then starts from that small image instead of repeating the reduce on the full frame."""
+    # Alpha modes are left out: reduce() does not premultiply, resize() does (no dark fringes).
+    if len(plans) < 2 or image.mode not in ("L", "RGB", "CMYK"):
+        return image
+    w, h = image.size
+    factor = int(
+        min(min((p.crop[2] - p.crop[0]) * w / p.size[0], (p.crop[3] - p.crop[1]) * h / p.size[1]) for p in plans)
+        / REDUCING_GAP
+    )
+    return image.reduce(factor) if factor >= 2 else image
 
 
 def _pad(image: Image.Image, canvas: tuple[int, int]) -> Image.Image:
