@@ -150,10 +150,10 @@ class ImageService:
         timings["s3"] = time.monotonic() - started
         assert found is not NOT_MODIFIED  # not a conditional GET
         if isinstance(found, Stream):
-            return _streamed(found, timings)
+            return _from_s3(found.info, timings, stream=found)
         if isinstance(found, S3Object):
             if found.info.content_range is not None:
-                return _part(found, timings)
+                return _from_s3(found.info, timings, body=found.body)
             return _ranged(Reply.cached(self._remember(found), Source.S3, timings), byte_range, if_range)
         if recent is not None:
             return Reply.cached(recent, Source.MEMORY, timings)
@@ -343,32 +343,19 @@ def thumbnail_put_args(config: Config, source: ObjectInfo, rendered: Rendered) -
     }
 
 
-def _streamed(stream: Stream, timings: dict[str, float]) -> Reply:
-    info = stream.info
+def _from_s3(
+    info: ObjectInfo, timings: dict[str, float], *, body: bytes | None = None, stream: Stream | None = None
+) -> Reply:
+    """An S3 answer passed on as it is, not cached: a large object as a stream, or a 206 part in memory."""
     return Reply(
         content_type=info.content_type,
         etag=info.etag,
         last_modified=info.last_modified,
         cache_control=info.cache_control,
-        size=info.size,
+        size=info.size if body is None else len(body),
         source=Source.S3,
+        body=body,
         stream=stream,
-        timings=timings,
-        content_range=info.content_range,
-    )
-
-
-def _part(found: S3Object, timings: dict[str, float]) -> Reply:
-    """A 206 from S3: the part as S3 sent it, not cached."""
-    info = found.info
-    return Reply(
-        content_type=info.content_type,
-        etag=info.etag,
-        last_modified=info.last_modified,
-        cache_control=info.cache_control,
-        size=len(found.body),
-        source=Source.S3,
-        body=found.body,
         timings=timings,
         content_range=info.content_range,
     )
