@@ -12,7 +12,8 @@ Runs in a render thread (never on the event loop). The steps, in this order, and
 5. orient    -- apply the EXIF orientation; the tag goes with the rest of the metadata at encode.
 6. normalise -- palettes, 1-bit and 16-bit become RGB(A)/L(A) so that resampling is correct (CMYK stays).
    then, per spec:
-7. resize    -- crop + LANCZOS in one call, with a reducing gap (fast box reduce, then a careful filter).
+7. resize    -- crop + LANCZOS in one call, with a reducing gap (fast box reduce, then a careful filter);
+                largest first, each from the smallest output already made that covers its crop sharply.
 8. colour    -- ICC profile or CMYK to sRGB, on the few output pixels rather than on the original.
 9. pad       -- for ``pad``: centre on a canvas, transparent where the format has alpha, else white.
 10. encode   -- per-format settings, alpha flattened onto white for JPEG, no metadata at all.
@@ -20,6 +21,7 @@ Runs in a render thread (never on the event loop). The steps, in this order, and
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import math
@@ -158,10 +160,10 @@ def render_many(data: bytes, specs: list[ThumbnailSpec], options: RenderOptions)
         for index in range(getattr(image, "n_frames", 1) if any(animate) else 1):
             frame = colour.normalise(_orient(_load(image, index, source), orientation), source.format)  # 4-6
             frame = _shared_reduce(frame, plans)  # 7, the part every output shares
-            for made, each, wanted in zip(outputs, plans, animate, strict=True):
-                if index == 0 or wanted:
-                    thumbnail = _pad(colour.to_srgb(_resize(frame, each), source.icc), each.canvas)  # 7-9
-                    made.append(thumbnail.copy() if thumbnail is image else thumbnail)  # the file object is reused
+            wanted = [i for i, keep in enumerate(animate) if index == 0 or keep]
+            for i, resized in _derive(frame, plans, wanted).items():  # 7, each from the smallest good source
+                thumbnail = _pad(colour.to_srgb(resized, source.icc), plans[i].canvas)  # 8-9
+                outputs[i].append(thumbnail.copy() if thumbnail is image else thumbnail)  # the file object is reused
     with _as_unprocessable("cannot encode thumbnail"):
         return [_encode(made, source, spec, options) for made, spec in zip(outputs, specs, strict=True)]  # 10
 
@@ -334,6 +336,63 @@ def _resize(image: Image.Image, each: Plan) -> Image.Image:
     if each.size == image.size and box == (0.0, 0.0, float(w), float(h)):
         return image
     return image.resize(each.size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP)
+
+
+def _derive(frame: Image.Image, plans: list[Plan], wanted: list[int]) -> dict[int, Image.Image]:
+    """Resize the ``wanted`` plans, the most demanding first, each from the cheapest source made so far: the
+    frame, or an earlier output that covers its crop with at least DRAFT_GAP times its pixels (the rule the
+    draft follows, so a derived size is as sharp as if it had been decoded for itself). A 200x200 may come
+    from the 800x600 made just before instead of from a 20-megapixel frame."""
+    made: list[tuple[Image.Image, tuple[float, float, float, float]]] = [(frame, (0.0, 0.0, 1.0, 1.0))]
+    out: dict[int, Image.Image] = {}
+    for i in sorted(wanted, key=lambda i: -_density(plans[i])):
+        each = plans[i]
+        candidates = [
+            (image, sub)
+            for image, covers in made
+            if (sub := _within(each, covers)) is not None and (image is frame or _sharp_enough(image, sub, each.size))
+        ]
+        source, within = min(candidates, key=lambda candidate: _cost(*candidate, each.size))
+        out[i] = _resize(source, dataclasses.replace(each, crop=within))
+        made.append((out[i], each.crop))
+    return out
+
+
+def _cost(image: Image.Image, crop: tuple[float, float, float, float], size: tuple[int, int]) -> float:
+    """Roughly what ``_resize`` costs, in source pixels: a box reduce touches each once (when the crop is at
+    least twice REDUCING_GAP times the output), LANCZOS about ten times each pixel it is left with."""
+    w, h = image.width * (crop[2] - crop[0]), image.height * (crop[3] - crop[1])
+    factor = max(1, int(min(w / size[0], h / size[1]) / REDUCING_GAP))
+    return (w * h if factor > 1 else 0.0) + 10 * w * h / factor**2
+
+
+def _density(each: Plan) -> float:
+    """Output pixels per unit of the source's width and height (the larger): what a plan asks of its source."""
+    x0, y0, x1, y1 = each.crop
+    return max(each.size[0] / (x1 - x0), each.size[1] / (y1 - y0))
+
+
+def _within(each: Plan, covers: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+    """``each``'s crop as fractions of an image showing ``covers`` of the source; None if it reaches outside."""
+    x0, y0, x1, y1 = covers
+    cx0, cy0, cx1, cy1 = each.crop
+    slack = 1e-9
+    if cx0 < x0 - slack or cy0 < y0 - slack or cx1 > x1 + slack or cy1 > y1 + slack:
+        return None
+    w, h = x1 - x0, y1 - y0
+    return (
+        max(0.0, (cx0 - x0) / w),
+        max(0.0, (cy0 - y0) / h),
+        min(1.0, (cx1 - x0) / w),
+        min(1.0, (cy1 - y0) / h),
+    )
+
+
+def _sharp_enough(image: Image.Image, crop: tuple[float, float, float, float], size: tuple[int, int]) -> bool:
+    """Whether an earlier output has DRAFT_GAP times the pixels of ``size`` over ``crop``."""
+    return image.width * (crop[2] - crop[0]) >= DRAFT_GAP * size[0] - 1e-6 and (
+        image.height * (crop[3] - crop[1]) >= DRAFT_GAP * size[1] - 1e-6
+    )
 
 
 def _shared_reduce(image: Image.Image, plans: list[Plan]) -> Image.Image:

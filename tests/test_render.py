@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import pytest
 from PIL import Image, ImageChops, ImageFile, ImageStat, features
@@ -17,6 +18,12 @@ def spec(key: str):
     parsed = parse_thumbnail(key)
     assert parsed is not None
     return parsed
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
+    mse = sum(value**2 for value in ImageStat.Stat(diff).rms) / 3
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
 def decoded(body: bytes) -> Image.Image:
@@ -56,18 +63,31 @@ def test_fill_plan_is_a_centred_crop_of_the_requested_aspect():
 
 
 def test_render_many_matches_separate_renders():
-    body = corpus.encode(corpus.photo(1200, 800), quality=92)
-    specs = [spec("p_200x200.png"), spec("p_400x0.webp"), spec("p_300x300_pad.png"), spec("p_100x100@2x.jpg")]
+    """Smaller sizes come from larger outputs where those cover their crop sharply enough (the 150x150 and
+    the 100x100 pad from the 800x600, the 60x0 from the 400x0): as close to a render of their own as a
+    re-encode allows."""
+    # Blocks of 48 px on the photo: a crop off by one output pixel shows (PNG falls from 50 dB to 40).
+    blocks = Image.effect_noise((50, 34), 90).resize((2400, 1632), Image.Resampling.NEAREST).convert("RGB")
+    body = corpus.encode(Image.blend(corpus.photo(2400, 1600), blocks.crop((0, 0, 2400, 1600)), 0.5), quality=92)
+    specs = [
+        spec("p_200x200.png"),
+        spec("p_400x0.webp"),
+        spec("p_300x300_pad.png"),
+        spec("p_100x100@2x.jpg"),
+        spec("p_800x600.png"),
+        spec("p_150x150.png"),
+        spec("p_60x0_fit.png"),
+        spec("p_90x30_stretch.png"),
+    ]
     many = render_many(body, specs, RenderOptions())
     for one_spec, made in zip(specs, many, strict=True):
         single = render(body, one_spec, RenderOptions())
         assert (made.width, made.height, made.content_type) == (single.width, single.height, single.content_type)
         a, b = decoded(made.body), decoded(single.body)
         assert a.size == (made.width, made.height) and a.format == one_spec.format
-        # render_many drafts for the largest output, so smaller ones may come from a sharper decode: close,
-        # not identical.
-        diff = ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).rms
-        assert max(diff) < 6, one_spec.key
+        # Drafted for the largest output or derived from a larger one: close, not identical. Lossy formats
+        # add their own differences on top.
+        assert psnr(a, b) >= (45 if one_spec.format == "PNG" else 35), one_spec.key
 
 
 def test_render_many_decodes_once_for_all_sizes():
