@@ -33,6 +33,7 @@ def test_prune_dry_run_then_yes(proxy, s3, bucket, http, moto_url, tmp_path, cap
                 s3_line("earth.jpg", at=now - days(39)),
                 s3_line("earth_60x60.jpg", at=now - days(31)),  # last request before the 30-day window
                 s3_line("earth_50x50.jpg", at=now - days(2)),
+                s3_line("earth_50x50.jpg", at=now - days(36)),  # an older request later in the file: still used
             ]
         )
         + "\n"

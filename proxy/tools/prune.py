@@ -48,11 +48,13 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=b.guarded(run))
 
 
-def last_requests(
-    paths: list[str], stats: logs.ReadStats
-) -> tuple[dict[str, datetime], datetime | None, datetime | None]:
-    """Last request time per thumbnail-shaped key, and the earliest and latest times in the logs."""
-    last: dict[str, datetime] = {}
+def requested_since(
+    paths: list[str], cutoff: datetime, stats: logs.ReadStats
+) -> tuple[set[str], datetime | None, datetime | None]:
+    """The thumbnail-shaped keys requested at or after ``cutoff``, and the earliest and latest times in the
+    logs. Older requests decide nothing (a thumbnail last asked for before the cutoff is unused either way),
+    so only the thumbnails in use are held in memory, not every one the logs ever name."""
+    recent: set[str] = set()
     earliest: datetime | None = None
     latest: datetime | None = None
     for request in logs.requests(paths, stats):
@@ -60,11 +62,9 @@ def last_requests(
             earliest = request.time
         if latest is None or request.time > latest:
             latest = request.time
-        if _is_thumbnail(request.key):
-            seen = last.get(request.key)
-            if seen is None or request.time > seen:
-                last[request.key] = request.time
-    return last, earliest, latest
+        if request.time >= cutoff and request.key not in recent and _is_thumbnail(request.key):
+            recent.add(request.key)
+    return recent, earliest, latest
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     stats = logs.ReadStats()
     try:
-        last, earliest, latest = last_requests(args.logs, stats)
+        recent, earliest, latest = requested_since(args.logs, cutoff, stats)
     except OSError as exc:
         raise b.ToolError(str(exc)) from None
     if stats.proxy_lines + stats.s3_lines == 0:
@@ -105,8 +105,7 @@ def run(args: argparse.Namespace) -> int:
         key = obj["Key"]
         if not _is_thumbnail(key) or obj["LastModified"] > cutoff:
             continue
-        seen = last.get(key)
-        if seen is None or seen < cutoff:
+        if key not in recent:
             candidates.append(key)
     progress = Progress("checking candidates", len(candidates))
     doomed = b.check_all(s3, config.bucket, candidates, args.threads, progress.advance)
