@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import io
 import os
 import platform
 import re
@@ -44,20 +42,17 @@ sys.path.insert(0, str(ROOT))
 import botocore.session  # noqa: E402
 import PIL  # noqa: E402
 from botocore.config import Config as BotoConfig  # noqa: E402
-from PIL import Image  # noqa: E402
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest  # noqa: E402
 
+from bench.photos import wallpapers  # noqa: E402
 from proxy.config import Config  # noqa: E402
 from proxy.keys import parse_thumbnail  # noqa: E402
 from proxy.render import RenderOptions, render  # noqa: E402
 from tests.s3spy import S3Spy  # noqa: E402
 
-CORPUS = ROOT / "bench" / "corpus"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 LOGS = ROOT / "bench" / "out"  # children's logs (git-ignored)
-PACKAGE = "plasma-workspace-wallpapers"
 BUCKET = "bench-images"
-SIZES = ((2560, 1600), (5120, 2880))
 MARK_START, MARK_END = "<!-- results: written by bench/run.py -->", "<!-- /results -->"
 
 os.environ.update(
@@ -70,43 +65,6 @@ os.environ.update(
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
 )
-
-
-# ---- corpus ---------------------------------------------------------------------------------------------
-
-
-def ensure_corpus() -> dict[tuple[int, int], list[Path]]:
-    """The distinct photographic JPEGs of the package, by size; downloaded and unpacked on first use."""
-    if not any(CORPUS.glob("*/*.jpg")):
-        fetch_corpus()
-    found = {size: sorted(CORPUS.glob(f"{size[0]}x{size[1]}/*.jpg")) for size in SIZES}
-    if not all(found.values()):
-        raise SystemExit(f"corpus in {CORPUS} is incomplete: remove it and run again")
-    return found
-
-
-def fetch_corpus() -> None:
-    for tool in ("apt-get", "dpkg-deb"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"fetching the corpus needs {tool} (Debian/Ubuntu)")
-    print(f"fetching the corpus: apt-get download {PACKAGE}", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["apt-get", "download", PACKAGE], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
-        (deb,) = Path(tmp).glob("*.deb")
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")], check=True)
-        seen: set[str] = set()
-        for path in sorted((Path(tmp) / "x").rglob("*.jpg")):  # the package links one file under many names
-            data = path.resolve().read_bytes()
-            digest = hashlib.sha1(data).hexdigest()
-            with Image.open(io.BytesIO(data)) as image:
-                size, fmt = image.size, image.format
-            if digest in seen or size not in SIZES or fmt != "JPEG":
-                continue
-            seen.add(digest)
-            name = path.relative_to(Path(tmp) / "x" / "usr" / "share" / "wallpapers").parts[0]
-            target = CORPUS / f"{size[0]}x{size[1]}" / f"{name.lower()}-{digest[:8]}.jpg"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
 
 
 # ---- processes --------------------------------------------------------------------------------------------
@@ -345,7 +303,7 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("the hit measurement needs wrk: apt-get install wrk")
-    corpus = ensure_corpus()
+    corpus = wallpapers()
     workers = os.cpu_count() or 1
     figures = Figures(misses=args.misses)
     moto_port = free_port()
