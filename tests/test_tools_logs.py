@@ -39,6 +39,28 @@ def test_s3_line_without_later_fields_and_aws_doc_example():
 
 
 @pytest.mark.parametrize(
+    ("line", "usual"),
+    [
+        (s3_line("photos/my photo_200x200.jpg"), True),
+        (s3_line("earth.jpg", status=404, full=False), True),
+        (s3_line("a.jpg").replace(" ", "\t", 3), False),  # any whitespace between fields
+        (s3_line("a.jpg").replace(" - ", '  "quoted requester" ', 1), False),
+        (s3_line("a.jpg").replace('"GET /a.jpg', '"GET /a\\" .jpg', 1), True),  # escaped quote in the URI
+        (s3_line("a.jpg").replace('"GET /a.jpg HTTP/1.1"', "-", 1), True),
+        (s3_line("a.jpg").replace('"GET /a.jpg HTTP/1.1"', '"GET', 1), False),  # unterminated quote
+        (s3_line("a.jpg").replace("]", "] ]", 1), False),
+        (s3_line("a.jpg").split(' "https')[0], True),  # ends after bytes_sent
+        (" ".join(s3_line("a.jpg").split(" ")[:10]), False),  # ends at status
+        ('a b [1/x/2 +0000] c d e REST.GET.OBJECT k "GET / HTTP/1.1" 200 - 1', True),  # a bad time
+    ],
+)
+def test_usual_lines_parse_as_the_general_path_does(line, usual):
+    assert (s3log._USUAL.match(line) is not None) is usual
+    assert s3log.parse(line) == s3log.parse_tokens(line)
+    assert s3log.parse(line + "\n") == s3log.parse_tokens(line + "\n")
+
+
+@pytest.mark.parametrize(
     "line",
     ["", "hello world", proxy_line("earth.jpg"), 'a b [not a date] c d e REST.GET.OBJECT k "GET / HTTP/1.1" 200'],
 )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import unquote
 
 FIELDS = (
@@ -41,20 +42,35 @@ FIELDS = (
     "acl_required",
 )
 _REQUIRED = FIELDS.index("status") + 1  # older lines end early; anything shorter is not an access-log line
-_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|\[[^\]]*\]|\S+')  # "quoted \" text" | [time] | bare
+_QUOTED = r'"[^"\\]*(?:\\.[^"\\]*)*"'  # "quoted \" text"
+_TOKEN = re.compile(rf"{_QUOTED}|\[[^\]]*\]|\S+")  # quoted | [time] | bare
 _OPERATION = re.compile(r"^[A-Z]+\.[A-Z_]+\.[A-Z_]+$")
+# Most lines: the first twelve fields one space apart, bare ones not starting with a quote or a bracket. On
+# those this one match finds exactly the tokens _TOKEN would; any other line takes the general path.
+_BARE = r'[^\s"\[]\S*'
+_USUAL = re.compile(
+    rf"{_BARE} {_BARE} \[(?P<time>[^\]]*)\] {_BARE} {_BARE} {_BARE} (?P<operation>[A-Z]+\.[A-Z_]+\.[A-Z_]+) "
+    rf"(?P<key>{_BARE}) (?:{_QUOTED}|{_BARE}) (?P<status>{_BARE}) {_BARE} (?P<sent>{_BARE})(?=\s|$)"
+)
 
 
-@dataclass(frozen=True)
-class S3LogEntry:
-    """The fields the tools use, parsed; every field present is in ``fields`` by name ('-' read as '')."""
+class S3LogEntry(NamedTuple):
+    """The fields the tools use, parsed; every field present is in ``fields`` by name ('-' read as '').
+
+    A NamedTuple rather than a frozen dataclass: one is built per log line, and it is four times cheaper.
+    """
 
     time: datetime
     operation: str  # e.g. REST.GET.OBJECT, WEBSITE.GET.OBJECT
     key: str
     status: int | None
     bytes_sent: int
-    tokens: tuple[str, ...]
+    line: str
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The line's fields as written (quotes and brackets kept), split only when asked for."""
+        return tuple(_TOKEN.findall(self.line)[: len(FIELDS)])
 
     @property
     def fields(self) -> dict[str, str]:
@@ -63,6 +79,18 @@ class S3LogEntry:
 
 def parse(line: str) -> S3LogEntry | None:
     """Parse one line; None if it is not an S3 server access log line."""
+    usual = _USUAL.match(line)
+    if usual is None:
+        return parse_tokens(line)
+    try:
+        moment = _time(usual["time"])
+    except (ValueError, KeyError, IndexError):
+        return None
+    return _entry(line, moment, usual["operation"], usual["key"], usual["status"], usual["sent"])
+
+
+def parse_tokens(line: str) -> S3LogEntry | None:
+    """The general path of ``parse``: any whitespace between fields, quotes or brackets anywhere."""
     tokens = _TOKEN.findall(line)
     if len(tokens) < _REQUIRED or not tokens[2].startswith("[") or not _OPERATION.match(tokens[6]):
         return None
@@ -70,14 +98,17 @@ def parse(line: str) -> S3LogEntry | None:
         moment = _time(tokens[2][1:-1])
     except (ValueError, KeyError, IndexError):
         return None
-    status, sent = tokens[9], tokens[11] if len(tokens) > 11 else "-"
+    return _entry(line, moment, tokens[6], tokens[7], tokens[9], tokens[11] if len(tokens) > 11 else "-")
+
+
+def _entry(line: str, moment: datetime, operation: str, key: str, status: str, sent: str) -> S3LogEntry:
     return S3LogEntry(
         time=moment,
-        operation=tokens[6],
-        key=unquote(_clean(tokens[7])),
+        operation=operation,
+        key=unquote(_clean(key)),
         status=int(status) if status.isdigit() else None,
         bytes_sent=int(sent) if sent.isdigit() else 0,
-        tokens=tuple(tokens[: len(FIELDS)]),
+        line=line,
     )
 
 
@@ -90,8 +121,9 @@ def _clean(token: str) -> str:
 _MONTHS = {name: number for number, name in enumerate(calendar.month_abbr) if name}
 
 
+@lru_cache(maxsize=1024)
 def _time(text: str) -> datetime:
-    """``06/Feb/2019:00:00:38 +0000`` by hand: strptime is the slowest step of reading a big log."""
+    """``06/Feb/2019:00:00:38 +0000`` by hand, strptime being slow; cached, as a busy log repeats each second."""
     day, month, rest = text.split("/", 2)
     year, hour, minute, second_zone = rest.split(":", 3)
     second, zone = second_zone.split(" ")
