@@ -65,7 +65,7 @@ def parse(line: str) -> AccessEntry | None:
         if line.startswith("{"):
             record = json.loads(line)
             return _entry([str(record[name]) if record[name] is not None else "-" for name in FIELDS])
-        parts = line.split(" ")
+        parts = line.split(" ", len(FIELDS))  # at most one part too many: other logs' long lines split no further
         if len(parts) != len(FIELDS):
             return None
         return _entry(parts)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import accesslog
 from . import s3log
@@ -21,9 +22,11 @@ MAX_LINE = 64 * 1024  # longer lines are read in pieces, which parse as nothing 
 _S3_READS = ("REST.GET.OBJECT", "REST.HEAD.OBJECT", "WEBSITE.GET.OBJECT", "WEBSITE.HEAD.OBJECT")
 
 
-@dataclass(frozen=True)
-class Request:
-    """One client request for an object, from either log: its outcome is hit, miss (a thumbnail made) or error."""
+class Request(NamedTuple):
+    """One client request for an object, from either log: its outcome is hit, miss (a thumbnail made) or error.
+
+    A NamedTuple rather than a frozen dataclass: one is built per log line, and it is four times cheaper.
+    """
 
     time: datetime
     key: str
