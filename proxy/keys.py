@@ -142,6 +142,19 @@ def parse_thumbnail(key: str) -> ThumbnailSpec | None:
     )
 
 
+def split_thumbnail(key: str) -> tuple[str, str] | None:
+    """``(stem, rest)`` of a key shaped like a thumbnail, ``rest`` being ``_<W>x<H>...<ext>``; not validated.
+
+    Whether such a key is valid depends on ``rest`` alone, so a reader of many keys can validate each
+    distinct ``rest`` once (``parse_thumbnail("x" + rest)``).
+    """
+    match = _THUMB_RE.match(key)
+    if match is None:
+        return None
+    end = match.end("stem")
+    return key[:end], key[end:]
+
+
 @cache
 def can_encode(fmt: str) -> bool:
     """Whether the installed Pillow can write ``fmt``: AVIF needs a build with libavif, the rest are built in."""

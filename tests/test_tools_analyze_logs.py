@@ -5,8 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 
+import pytest
+
 from proxy.cli import main
-from proxy.tools.analyze_logs import TopCounter
+from proxy.errors import BadRequest
+from proxy.keys import parse_thumbnail
+from proxy.tools.analyze_logs import TopCounter, size_label, thumbnail
 from tests.logfixtures import T0, days, proxy_line, s3_line
 
 
@@ -89,3 +93,31 @@ def test_top_counter_stays_bounded():
     assert len(counter.entries) <= 20
     assert counter.top(1) == [("hot", 10_000)]
     assert counter.dropped > 0
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "earth_200x200.jpg",
+        "photos/my photo_300x200_fit@2x.WebP",
+        "a_1x2_3x4.jpg",  # the stem is the longest possible: "a_1x2"
+        "earth.jpg",
+        "a/_200x200.jpg",
+        "_200x200.jpg",
+        "a_01x10.jpg",
+        "a_0x0.png",
+        "a_10x10@1x.jpg",
+        "a_10x10@5x.jpg",
+        "a_10x10_blur.jpg",
+        "a_10x10.tiff",
+        "line\nbreak_10x10.gif",
+    ],
+)
+def test_thumbnail_agrees_with_parse_thumbnail(key):
+    try:
+        spec = parse_thumbnail(key)
+    except BadRequest:
+        spec = None
+    expected = None if spec is None else (spec.stem, size_label(spec), spec.ext.lower())
+    found = thumbnail(key)
+    assert (None if found is None else tuple(found)) == expected

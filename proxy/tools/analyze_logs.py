@@ -13,14 +13,16 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from ..errors import BadRequest
-from ..keys import ThumbnailSpec, parse_thumbnail
+from ..keys import ThumbnailSpec, parse_thumbnail, split_thumbnail
 from . import bucket as b
 from . import logs
 from .progress import Progress
 
+_ORIGINAL = {outcome: "original " + outcome for outcome in (logs.HIT, logs.MISS, logs.ERROR)}
 AGE_BUCKETS = ((1, "1 day"), (7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "1 year"))
 
 
@@ -71,6 +73,34 @@ class TopCounter:
         self.entries = dict(kept)
 
 
+class Thumbnail(NamedTuple):
+    """What the report counts of a thumbnail key."""
+
+    stem: str  # the original's key without extension
+    size: str  # as ``size_label`` writes it
+    ext: str  # lower case
+
+
+def thumbnail(key: str) -> Thumbnail | None:
+    """The thumbnail a key names; None for an original or an invalid key (as ``parse_thumbnail`` decides)."""
+    parts = split_thumbnail(key)
+    if parts is None:
+        return None
+    stem, rest = parts
+    size = _size(rest)
+    return None if size is None else Thumbnail(stem, *size)
+
+
+@lru_cache(maxsize=4096)
+def _size(rest: str) -> tuple[str, str] | None:
+    """Size label and lower-case extension of a thumbnail key's ``rest``, None if invalid: few distinct ones."""
+    try:
+        spec = parse_thumbnail("x" + rest)
+    except BadRequest:
+        return None
+    return None if spec is None else (size_label(spec), spec.ext.lower())
+
+
 @dataclass
 class Report:
     """Everything counted in one pass."""
@@ -90,23 +120,26 @@ class Report:
         self.originals = TopCounter(self.capacity)
 
     def add(self, request: logs.Request) -> None:
+        time, key, outcome = request.time, request.key, request.outcome
         self.sources[request.source] += 1
-        if self.first is None or request.time < self.first:
-            self.first = request.time
-        if self.last is None or request.time > self.last:
-            self.last = request.time
-        spec = _spec(request.key)
-        if spec is None:
-            self.outcomes["original " + request.outcome] += 1
+        if self.first is None or time < self.first:
+            self.first = time
+        if self.last is None or time > self.last:
+            self.last = time
+        thumb = thumbnail(key)
+        if thumb is None:
+            self.outcomes[_ORIGINAL[outcome]] += 1
             return
-        self.outcomes[request.outcome] += 1
-        if request.outcome == logs.ERROR:
+        self.outcomes[outcome] += 1
+        if outcome == logs.ERROR:
             return
-        size = size_label(spec)
-        self.sizes[size] += 1
-        self.sizes_by_ext.setdefault(spec.ext.lower(), Counter())[size] += 1
-        self.thumbnails.add(request.key, request.time)
-        self.originals.add(spec.stem, request.time)
+        self.sizes[thumb.size] += 1
+        by_ext = self.sizes_by_ext.get(thumb.ext)
+        if by_ext is None:
+            by_ext = self.sizes_by_ext[thumb.ext] = Counter()
+        by_ext[thumb.size] += 1
+        self.thumbnails.add(key, time)
+        self.originals.add(thumb.stem, time)
 
 
 def size_label(spec: ThumbnailSpec) -> str:
@@ -220,13 +253,6 @@ def render_text(result: dict[str, Any]) -> str:
     if result["approximate"]:
         lines += ["", "Note: more distinct keys than --max-keys: per-key figures are lower bounds."]
     return "\n".join(lines)
-
-
-def _spec(key: str) -> ThumbnailSpec | None:
-    try:
-        return parse_thumbnail(key)
-    except BadRequest:
-        return None
 
 
 def _iso(moment: datetime | None) -> str | None:
