@@ -10,7 +10,8 @@ import pytest
 from proxy.cli import main
 from proxy.errors import BadRequest
 from proxy.keys import parse_thumbnail
-from proxy.tools.analyze_logs import TopCounter, size_label, thumbnail
+from proxy.tools import logs
+from proxy.tools.analyze_logs import Report, TopCounter, size_label, thumbnail
 from tests.logfixtures import T0, days, proxy_line, s3_line
 
 
@@ -93,6 +94,39 @@ def test_top_counter_stays_bounded():
     assert len(counter.entries) <= 20
     assert counter.top(1) == [("hot", 10_000)]
     assert counter.dropped > 0
+
+
+def test_every_table_stays_bounded_with_many_distinct_keys_and_sizes():
+    report = Report(capacity=10)
+    largest = 0
+    for i in range(3_000):
+        # a new original, a new size and a new thumbnail on every request, in three formats
+        key = f"photos/p{i}_{i + 1}x{i % 7}.{('jpg', 'png', 'webp')[i % 3]}"
+        report.add(logs.Request(T0 + days(i / 1000), key, 200, logs.HIT, "s3"))
+        tables = [report.sizes.counts, report.thumbnails.entries, report.originals.entries]
+        tables += [counter.counts for counter in report.sizes_by_ext.values()]
+        largest = max(largest, *map(len, tables))
+    assert largest == 20  # each filled up to 2 x capacity and was cut back, never beyond
+    assert len(report.sizes_by_ext) == 3
+    assert report.approximate
+    assert report.outcomes[logs.HIT] == 3_000  # the totals are not per-key tables: still exact
+
+
+def test_report_says_counts_are_lower_bounds_when_keys_were_dropped(tmp_path, capsys):
+    lines = [proxy_line("earth_200x200.jpg", "memory") for _ in range(50)]
+    lines += [s3_line(f"photos/p{i}_{i + 300}x{i + 300}.jpg", at=T0 + days(i / 100)) for i in range(200)]
+    (tmp_path / "access.log").write_text("\n".join(lines) + "\n")
+    assert main(["analyze-logs", str(tmp_path), "--json", "--max-keys=5"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["approximate"] is True
+    assert report["thumbnail_requests"]["hits"] == 250
+    assert report["thumbnails_by_last_access"]["distinct"] <= 10
+    assert report["sizes"][0] == {"size": "200x200", "requests": 50}
+    assert report["originals"][0] == {"stem": "earth", "thumbnail_requests": 50}
+    assert main(["analyze-logs", str(tmp_path), "--max-keys=5"]) == 0
+    assert "per-key figures are lower bounds" in capsys.readouterr().out
+    assert main(["analyze-logs", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["approximate"] is False
 
 
 @pytest.mark.parametrize(

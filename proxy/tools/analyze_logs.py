@@ -1,8 +1,8 @@
 """``analyze-logs PATH...``: what is requested, how often S3/memory answer, and what nobody asks for any more.
 
-Streams the logs once. Memory is bounded whatever the number of lines: per-key tables keep at most
-``--max-keys`` entries (the most requested; the report says when it had to drop some and counts are then
-lower bounds), the other tables are small by nature.
+Streams the logs once. Memory is bounded whatever the number of lines: per-key and per-size tables keep the
+``--max-keys`` most requested entries whenever they reach twice that (the report says when it had to drop
+some and counts are then lower bounds), the other tables are small by nature.
 """
 
 from __future__ import annotations
@@ -73,6 +73,32 @@ class TopCounter:
         self.entries = dict(kept)
 
 
+class BoundedCounter:
+    """A Counter keeping at most ``capacity`` keys (the most counted) once it reaches twice that many."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(capacity, 1)
+        self.counts: Counter[str] = Counter()
+        self.dropped = 0
+
+    def add(self, key: str) -> None:
+        counts = self.counts
+        if key in counts:
+            counts[key] += 1
+            return
+        counts[key] = 1
+        if len(counts) > 2 * self.capacity:
+            kept = counts.most_common(self.capacity)
+            self.dropped += len(counts) - len(kept)
+            self.counts = Counter(dict(kept))
+
+    def most_common(self, count: int) -> list[tuple[str, int]]:
+        return self.counts.most_common(count)
+
+    def total(self) -> int:
+        return self.counts.total()
+
+
 class Thumbnail(NamedTuple):
     """What the report counts of a thumbnail key."""
 
@@ -108,14 +134,15 @@ class Report:
     capacity: int
     outcomes: Counter[str] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
-    sizes: Counter[str] = field(default_factory=Counter)
-    sizes_by_ext: dict[str, Counter[str]] = field(default_factory=dict)
+    sizes_by_ext: dict[str, BoundedCounter] = field(default_factory=dict)  # at most one per output format
     first: datetime | None = None
     last: datetime | None = None
+    sizes: BoundedCounter = field(init=False)  # sizes are any numbers a client asked for: bounded too
     thumbnails: TopCounter = field(init=False)
     originals: TopCounter = field(init=False)
 
     def __post_init__(self) -> None:
+        self.sizes = BoundedCounter(self.capacity)
         self.thumbnails = TopCounter(self.capacity)
         self.originals = TopCounter(self.capacity)
 
@@ -133,13 +160,19 @@ class Report:
         self.outcomes[outcome] += 1
         if outcome == logs.ERROR:
             return
-        self.sizes[thumb.size] += 1
+        self.sizes.add(thumb.size)
         by_ext = self.sizes_by_ext.get(thumb.ext)
         if by_ext is None:
-            by_ext = self.sizes_by_ext[thumb.ext] = Counter()
-        by_ext[thumb.size] += 1
+            by_ext = self.sizes_by_ext[thumb.ext] = BoundedCounter(self.capacity)
+        by_ext.add(thumb.size)
         self.thumbnails.add(key, time)
         self.originals.add(thumb.stem, time)
+
+    @property
+    def approximate(self) -> bool:
+        """Whether a per-key table had to drop keys: its counts are then lower bounds."""
+        tables = [self.sizes, self.thumbnails, self.originals, *self.sizes_by_ext.values()]
+        return any(table.dropped for table in tables)
 
 
 def size_label(spec: ThumbnailSpec) -> str:
@@ -192,7 +225,7 @@ def summary(report: Report, stats: logs.ReadStats, now: datetime, top: int) -> d
         "sizes": [{"size": size, "requests": count} for size, count in report.sizes.most_common(top)],
         "sizes_by_extension": {
             ext: [{"size": size, "requests": count} for size, count in counter.most_common(top)]
-            for ext, counter in sorted(report.sizes_by_ext.items(), key=lambda item: -sum(item[1].values()))
+            for ext, counter in sorted(report.sizes_by_ext.items(), key=lambda item: -item[1].total())
         },
         "thumbnails_by_last_access": {
             "distinct": len(report.thumbnails.entries),
@@ -205,7 +238,7 @@ def summary(report: Report, stats: logs.ReadStats, now: datetime, top: int) -> d
             ],
         },
         "originals": [{"stem": stem, "thumbnail_requests": count} for stem, count in report.originals.top(top)],
-        "approximate": bool(report.thumbnails.dropped or report.originals.dropped),
+        "approximate": report.approximate,
     }
 
 
