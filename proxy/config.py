@@ -97,7 +97,7 @@ def _ext(text: str) -> str:
 
 def _size(text: str) -> tuple[int, int]:
     w, sep, h = text.strip().lower().partition("x")
-    if not sep or not w.isdigit() or not h.isdigit():
+    if not sep or not w.isdecimal() or not h.isdecimal():
         raise ValueError(f"'{text}' is not a WxH size")
     return (int(w), int(h))
 

@@ -218,4 +218,4 @@ def _key(handler: RequestHandler) -> str:
 def _sent_bytes(handler: RequestHandler) -> int:
     # Tornado keeps no public count; every answer of ours carries Content-Length (set or computed by finish()).
     length = handler._headers.get("Content-Length")
-    return int(length) if length and length.isdigit() else 0
+    return int(length) if length and length.isdecimal() else 0

@@ -299,7 +299,7 @@ def _client_error(exc: ClientError) -> Exception:
         return _NotModified()
     if status == 416 or code == "InvalidRange":
         size = str(exc.response.get("Error", {}).get("ActualObjectSize", ""))
-        return _BadRange(int(size) if size.isdigit() else None)
+        return _BadRange(int(size) if size.isdecimal() else None)
     if status in (404, 403, 405, 412) or code in ("NoSuchKey", "NotFound", "PreconditionFailed"):
         return _Missing(status or 404)
     if status == 501 or code in ("NotImplemented",):

@@ -72,6 +72,7 @@ def test_lists():
         ({}, {"S3RP_WRITE_BACK": "maybe"}, "S3RP_WRITE_BACK: must be true or false"),
         ({"default-mode": "squash"}, {}, "--default-mode: must be one of"),
         ({"allowed-sizes": "200"}, {}, "--allowed-sizes: '200' is not a WxH size"),
+        ({"allowed-sizes": "2²00x100"}, {}, "--allowed-sizes: '2²00x100' is not a WxH size"),  # '²'.isdigit()
         ({"source-extensions": "jpg,exe"}, {}, "--source-extensions: 'exe' is not an image extension"),
         ({"thumbnail-storage-class": "GLACIER"}, {}, "--thumbnail-storage-class: must be one of"),
         ({"access-log-format": "xml"}, {}, "--access-log-format: must be one of text, json"),

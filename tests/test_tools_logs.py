@@ -104,3 +104,13 @@ def test_an_endless_line_is_read_in_bounded_pieces(tmp_path):
     stats = logs.ReadStats()
     assert [r.key for r in logs.requests([str(path)], stats)] == ["earth_200x200.jpg"]
     assert stats.s3_lines == 1 and stats.skipped >= 3
+
+
+@pytest.mark.parametrize(("status", "sent"), [("²00", "3811"), ("200", "3¹"), ("٢٠٠", "-")])
+def test_digits_that_int_refuses_or_reads_differently_do_not_crash(status, sent):
+    """'²'.isdigit() is True but int('²') raises: a hostile line must not stop the report."""
+    line = s3_line("a_10x10.jpg").replace(" 200 - 3811 ", f" {status} - {sent} ", 1)
+    assert f" {status} - {sent} " in line
+    entry = s3log.parse(line)
+    assert entry is not None
+    assert entry.status in (None, 200) and isinstance(entry.bytes_sent, int)

@@ -106,8 +106,8 @@ def _entry(line: str, moment: datetime, operation: str, key: str, status: str, s
         time=moment,
         operation=operation,
         key=unquote(_clean(key)),
-        status=int(status) if status.isdigit() else None,
-        bytes_sent=int(sent) if sent.isdigit() else 0,
+        status=int(status) if status.isdecimal() else None,
+        bytes_sent=int(sent) if sent.isdecimal() else 0,
         line=line,
     )
 
