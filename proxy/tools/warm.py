@@ -26,7 +26,7 @@ from ..s3 import Lookup, ObjectStore, PutResult, S3Object
 from ..service import thumbnail_put_args
 from . import bucket as b
 from . import logs
-from .analyze_logs import size_label
+from .analyze_logs import BoundedCounter, size_label, thumbnail
 from .progress import Progress
 
 # What decides how thumbnails look and are stored: warm takes them exactly as serve does.
@@ -116,18 +116,15 @@ def parse_sizes(text: str, config: Config) -> list[str]:
     return labels
 
 
+SIZES_KEPT = 10_000  # distinct sizes counted from logs: any number a client typed is a size, so bounded
+
+
 def sizes_from_logs(paths: list[str], top: int) -> list[str]:
     """The ``top`` most requested thumbnail sizes (hits and misses; errors do not count)."""
-    counts: Counter[str] = Counter()
+    counts = BoundedCounter(SIZES_KEPT)
     for request in logs.requests(paths):
-        if request.outcome == logs.ERROR:
-            continue
-        try:
-            spec = parse_thumbnail(request.key)
-        except BadRequest:
-            continue
-        if spec is not None:
-            counts[size_label(spec)] += 1
+        if request.outcome != logs.ERROR and (named := thumbnail(request.key)) is not None:
+            counts.add(named.size)
     return [label for label, _ in counts.most_common(top)]
 
 
