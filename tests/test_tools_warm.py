@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from proxy.cli import main
+from proxy.config import load
+from proxy.errors import BadRequest
+from proxy.keys import parse_thumbnail
+from proxy.tools.warm import plan, warm
 from tests.images import opened, quadrants, solid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,3 +147,81 @@ def test_interrupted_warm_resumes_to_completion(s3, bucket, spy):
     assert second.returncode == 0, second.stdout + second.stderr
     assert "12 originals: 1 warmed, 11 already complete, 0 failed; thumbnails: 3 stored" in second.stdout
     assert len(keys(s3, bucket)) == 4 * count
+
+
+def reference_plan(keys, prefix, labels, extensions):
+    """The plan by its definition, over the whole listing held in a set: what the streaming plan must give."""
+    for key in sorted(keys):
+        stem, dot, ext = key.rpartition(".")
+        if not key.startswith(prefix) or not dot or ext.lower() not in extensions or "/" in ext:
+            continue
+        try:
+            spec = parse_thumbnail(key)
+        except BadRequest:
+            spec = None
+        if spec is not None and any(source in keys for source in spec.source_keys(extensions) if source != key):
+            continue
+        yield key, [thumb for thumb in (f"{stem}_{label}.{ext}" for label in labels) if thumb not in keys]
+
+
+def test_streaming_plan_matches_the_definition_on_tricky_listings():
+    """Stems that are prefixes of others, folders named like originals, thumbnails of thumbnails, camera names
+    shaped like thumbnails, other extensions: 300 random listings against the set-based definition."""
+    rnd = random.Random(7)
+    parts = ["a", "a.b", "ab", "a/", "a-", "IMG", "p/q", "x.y/", "a_1x1", "A", "0"]
+    suffixes = [
+        ".jpg",
+        ".JPG",
+        ".png",
+        ".txt",
+        "_10x10.jpg",
+        "_10x10.png",
+        "_20x0.jpg",
+        "_10x10_fit.jpg",
+        "_1x1.jpg",
+        ".jpg/x",
+        "_10x10.webp",
+        "",
+    ]
+    labels, extensions = ["10x10", "20x0"], ("jpg", "png", "webp")
+    for _ in range(300):
+        listing = {rnd.choice(parts) + rnd.choice([*parts[:4], ""]) + rnd.choice(suffixes) for _ in range(25)}
+        for prefix in ("", "a"):
+            streamed = sorted(plan(iter(sorted(listing)), prefix, labels, extensions))
+            assert streamed == sorted(reference_plan(listing, prefix, labels, extensions)), sorted(listing)
+
+
+def test_a_listing_that_fails_midway_keeps_what_was_done(s3, bucket, moto_url):
+    """The listing is read as the work goes: an S3 error in it ends the run with a summary, not a traceback."""
+    for name in ("a", "b"):
+        s3.put_object(Bucket=bucket, Key=f"{name}.jpg", Body=solid(24, 16), ContentType="image/jpeg")
+
+    def work():
+        yield "a.jpg", ["a_8x8.jpg"]
+        yield "b.jpg", ["b_8x8.jpg"]
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "ListObjectsV2")
+
+    config = load({"bucket": bucket, "s3-endpoint": moto_url})
+    summary = asyncio.run(warm(config, work(), 3, 1, None))
+    assert summary.warmed == 2 and summary.results["stored"] == 2
+    assert len(summary.failures) == 1 and "listing the bucket failed" in summary.failures[0]
+    assert {"a_8x8.jpg", "b_8x8.jpg"} <= keys(s3, bucket)
+
+
+def test_plan_memory_does_not_grow_with_the_listing():
+    """45,000 keys streamed through the plan: the peak of memory it allocates stays that of a few keys."""
+
+    def listing(count):
+        for i in range(count):
+            yield f"photos/{i:07}.jpg"
+            if i % 2:
+                yield f"photos/{i:07}_10x10.jpg"
+
+    tracemalloc.start()
+    try:
+        made = sum(len(missing) for _, missing in plan(listing(30_000), "", ["10x10", "20x0"], ("jpg",)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert made == 45_000  # every original lacks 20x0, half of them 10x10 too
+    assert peak < 256 * 1024, peak  # the whole listing would be about 3 MB

@@ -13,10 +13,12 @@ import dataclasses
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..config import Config
 from ..errors import BadRequest, ProxyError
@@ -128,27 +130,63 @@ def sizes_from_logs(paths: list[str], top: int) -> list[str]:
     return [label for label, _ in counts.most_common(top)]
 
 
+@dataclass
+class _Stem:
+    """The listed keys ``<stem>.<ext>`` of one stem, its originals and which of their thumbnails exist."""
+
+    listed: set[str] = field(default_factory=set)
+    originals: list[str] = field(default_factory=list)
+    thumbnails: set[str] = field(default_factory=set)
+
+
 def plan(
-    keys: set[str], prefix: str, labels: list[str], extensions: tuple[str, ...]
+    listing: Iterable[str], prefix: str, labels: list[str], extensions: tuple[str, ...]
 ) -> Iterator[tuple[str, list[str]]]:
-    """(original, thumbnail keys it still lacks) for every original under ``prefix``, in key order.
+    """(original, thumbnail keys it still lacks) for every original under ``prefix``, from a listing in key
+    order (as S3 lists), holding only the stems that are a prefix of the key at hand.
 
     A key shaped like a thumbnail whose original is listed is a thumbnail; one whose original is not (a camera
-    file named ``IMG_1024x768.jpg``) is an original.
+    file named ``IMG_1024x768.jpg``) is an original. Every key of a stem ``s`` (``s.jpg``, ``s.png``,
+    ``s_200x200.jpg``) starts with ``s``, and keys sharing a prefix are listed together: once a key does not
+    start with ``s``, ``s`` is complete. The stems still open are all prefixes of the current key, so memory
+    stays small whatever the size of the bucket.
     """
-    for key in sorted(keys):
-        if not key.startswith(prefix):
-            continue
+    open_stems: dict[str, _Stem] = {}
+    for key in listing:
+        for stem in [stem for stem in open_stems if not key.startswith(stem)]:
+            yield from _complete(stem, open_stems.pop(stem), labels)
         stem, dot, ext = key.rpartition(".")
-        if not dot or ext.lower() not in extensions or "/" in ext:
+        if not dot or not key.startswith(prefix):
             continue
-        try:
-            spec = parse_thumbnail(key)
-        except BadRequest:
-            spec = None
-        if spec is not None and any(source in keys for source in spec.source_keys(extensions) if source != key):
+        for other, entry in open_stems.items():  # a thumbnail of an original listed before it?
+            if key.startswith(other + "_") and f"{other}.{key.rpartition('.')[2]}" in entry.originals:
+                entry.thumbnails.add(key)
+        open_stems.setdefault(stem, _Stem()).listed.add(key)
+        if ext.lower() not in extensions or "/" in ext:
             continue
-        yield key, [thumb for thumb in (f"{stem}_{label}.{ext}" for label in labels) if thumb not in keys]
+        if not _has_listed_original(key, open_stems, extensions):
+            open_stems[stem].originals.append(key)
+    for stem in list(open_stems):
+        yield from _complete(stem, open_stems.pop(stem), labels)
+
+
+def _has_listed_original(key: str, open_stems: dict[str, _Stem], extensions: tuple[str, ...]) -> bool:
+    """Whether ``key`` is shaped like a thumbnail of a listed key (which, sorting before it, is open)."""
+    try:
+        spec = parse_thumbnail(key)
+    except BadRequest:
+        return False
+    if spec is None or spec.stem not in open_stems:
+        return False
+    listed = open_stems[spec.stem].listed
+    return any(source in listed for source in spec.source_keys(extensions) if source != key)
+
+
+def _complete(stem: str, entry: _Stem, labels: list[str]) -> Iterator[tuple[str, list[str]]]:
+    for original in entry.originals:
+        ext = original.rpartition(".")[2]
+        thumbs = (f"{stem}_{label}.{ext}" for label in labels)
+        yield original, [thumb for thumb in thumbs if thumb not in entry.thumbnails]
 
 
 class Warmer:
@@ -164,18 +202,21 @@ class Warmer:
         self.summary = summary
 
     async def run(self, work: Iterator[tuple[str, list[str]]]) -> None:
-        workers = [asyncio.ensure_future(self._worker(work)) for _ in range(self.concurrency)]
+        items = _Items(work)
+        workers = [asyncio.ensure_future(self._worker(items)) for _ in range(self.concurrency)]
         try:
             await asyncio.gather(*workers)
         finally:
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            items.close()
             self.renders.shutdown(wait=False, cancel_futures=True)
             self.store.close()
 
-    async def _worker(self, work: Iterator[tuple[str, list[str]]]) -> None:
-        for original, missing in work:  # a shared iterator: each item goes to exactly one worker
+    async def _worker(self, items: _Items) -> None:
+        while (item := await items.next()) is not None:  # each item goes to exactly one worker
+            original, missing = item
             if missing:
                 await self._warm(original, missing)
             else:
@@ -207,14 +248,35 @@ class Warmer:
             self.summary.warmed += 1
 
 
-async def warm(config: Config, work: list[tuple[str, list[str]]], concurrency: int, every: float | None) -> Summary:
-    summary = Summary(originals=len(work))
-    progress = Progress("warm", len(work), every=every)
+class _Items:
+    """The plan, advanced one item at a time in a thread of its own: it lists the bucket page by page (a
+    blocking botocore call), which must not stall the event loop the GETs and PUTs are waiting on."""
+
+    def __init__(self, work: Iterator[tuple[str, list[str]]]) -> None:
+        self.work = work
+        self.lister = ThreadPoolExecutor(1, thread_name_prefix="warm-list")
+        self.lock = asyncio.Lock()
+
+    async def next(self) -> tuple[str, list[str]] | None:
+        async with self.lock:  # a generator is advanced by one caller at a time
+            return await asyncio.get_running_loop().run_in_executor(self.lister, next, self.work, None)
+
+    def close(self) -> None:
+        self.lister.shutdown(wait=False, cancel_futures=True)
+
+
+async def warm(
+    config: Config, work: Iterator[tuple[str, list[str]]], total: int, concurrency: int, every: float | None
+) -> Summary:
+    summary = Summary(originals=total)
+    progress = Progress("warm", total, every=every)
     started = time.monotonic()
     try:
-        await Warmer(config, concurrency, progress, summary).run(iter(work))
+        await Warmer(config, concurrency, progress, summary).run(work)
     except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us; report what was done
         summary.interrupted = True
+    except (ClientError, BotoCoreError) as exc:  # the listing, read as the work goes: what was done stands
+        summary.failures.append(f"listing the bucket failed, run again to resume: {exc}")
     progress.close()
     summary.seconds = time.monotonic() - started
     return summary
@@ -236,16 +298,20 @@ def run(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config, io_threads=max(config.io_threads, args.concurrency * (len(labels) + 1)))
     s3 = b.client(config)
     b.require_bucket(s3, config.bucket)
-    keys = {obj["Key"] for obj in b.list_objects(s3, config.bucket, args.prefix)}
-    work = list(plan(keys, args.prefix, labels, config.source_extensions))
-    missing = sum(len(thumbs) for _, thumbs in work)
+
+    def work() -> Iterator[tuple[str, list[str]]]:
+        listing = (obj["Key"] for obj in b.list_objects(s3, config.bucket, args.prefix))
+        return plan(listing, args.prefix, labels, config.source_extensions)
+
+    # A first pass counts the originals for the progress bar (the listing again: nothing of it is kept).
+    originals = todo = missing = 0
+    for _, thumbs in work():
+        originals, todo, missing = originals + 1, todo + bool(thumbs), missing + len(thumbs)
     if args.dry_run:
-        todo = sum(1 for _, thumbs in work if thumbs)
-        print(
-            f"warm (dry run): {len(work)} originals, {todo} lacking some of {', '.join(labels)}: would make {missing}"
-        )
+        lacking = f"{todo} lacking some of {', '.join(labels)}"
+        print(f"warm (dry run): {originals} originals, {lacking}: would make {missing}")
         return 0
-    summary = asyncio.run(warm(config, work, args.concurrency, args.progress_every))
+    summary = asyncio.run(warm(config, work(), originals, args.concurrency, args.progress_every))
     for failure in summary.failures[:20]:
         print(f"failed: {failure}")
     if len(summary.failures) > 20:
