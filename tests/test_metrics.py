@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import socket
 import time
 
 import requests
@@ -12,7 +11,7 @@ from tornado.netutil import bind_sockets
 
 from proxy.config import Config
 from proxy.server import Listeners
-from tests.harness import RunningProxy
+from tests.harness import RunningProxy, free_port
 from tests.images import quadrants
 
 
@@ -98,10 +97,7 @@ def test_readyz_probes_share_one_bucket_check(proxy, spy):
 
 
 def test_readyz_with_s3_down_is_503(start_proxy, http):
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    proxy = start_proxy(s3_endpoint=dead)
+    proxy = start_proxy(s3_endpoint=f"http://127.0.0.1:{free_port()}")
     response = http.get(f"{proxy.url}/readyz")
     assert response.status_code == 503 and "not ready" in response.text
     assert http.get(f"{proxy.url}/healthz").status_code == 200

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import http.client
-import socket
 from typing import Any
 
 import requests
 
+from tests.harness import free_port
 from tests.images import opened, quadrants, solid
 
 
@@ -171,10 +171,7 @@ def test_max_dimension_is_400(start_proxy, s3, bucket, http):
 
 
 def test_s3_down_is_502(start_proxy, http):
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    proxy = start_proxy(s3_endpoint=dead)
+    proxy = start_proxy(s3_endpoint=f"http://127.0.0.1:{free_port()}")
     response = http.get(f"{proxy.url}/earth_200x200.jpg")
     assert response.status_code == 502
     assert response.headers["Cache-Control"] == "no-store"

@@ -27,6 +27,7 @@ from proxy.s3 import CHUNK, _read_capped, metadata_key
 from proxy.tools.bucket import generated
 from proxy.workers import RenderPool
 from tests import corpus
+from tests.harness import free_port
 from tests.images import opened, quadrants, solid
 from tests.s3spy import Fault
 from tests.test_proxy import put, raw
@@ -322,12 +323,6 @@ def noise_jpeg(width: int, height: int) -> bytes:
     out = io.BytesIO()
     Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(out, "JPEG", quality=95)
     return out.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def peak_rss(pid: int) -> int:
