@@ -362,8 +362,14 @@ def _cost(image: Image.Image, crop: tuple[float, float, float, float], size: tup
     """Roughly what ``_resize`` costs, in source pixels: a box reduce touches each once (when the crop is at
     least twice REDUCING_GAP times the output), LANCZOS about ten times each pixel it is left with."""
     w, h = image.width * (crop[2] - crop[0]), image.height * (crop[3] - crop[1])
-    factor = max(1, int(min(w / size[0], h / size[1]) / REDUCING_GAP))
+    factor = max(1, _reduce_factor(w, h, size))
     return (w * h if factor > 1 else 0.0) + 10 * w * h / factor**2
+
+
+def _reduce_factor(width: float, height: float, size: tuple[int, int]) -> int:
+    """How far a box reduce may go on ``width`` x ``height`` pixels that become ``size``: Image.resize's rule
+    for REDUCING_GAP (at least that many times the output's pixels left for LANCZOS)."""
+    return int(min(width / size[0], height / size[1]) / REDUCING_GAP)
 
 
 def _density(each: Plan) -> float:
@@ -402,10 +408,7 @@ def _shared_reduce(image: Image.Image, plans: list[Plan]) -> Image.Image:
     if len(plans) < 2 or image.mode not in ("L", "RGB", "CMYK"):
         return image
     w, h = image.size
-    factor = int(
-        min(min((p.crop[2] - p.crop[0]) * w / p.size[0], (p.crop[3] - p.crop[1]) * h / p.size[1]) for p in plans)
-        / REDUCING_GAP
-    )
+    factor = min(_reduce_factor((p.crop[2] - p.crop[0]) * w, (p.crop[3] - p.crop[1]) * h, p.size) for p in plans)
     return image.reduce(factor) if factor >= 2 else image
 
 

@@ -159,7 +159,7 @@ def plan(
         if not dot or not key.startswith(prefix):
             continue
         for other, entry in open_stems.items():  # a thumbnail of an original listed before it?
-            if key.startswith(other + "_") and f"{other}.{key.rpartition('.')[2]}" in entry.originals:
+            if key.startswith(other + "_") and f"{other}.{ext}" in entry.originals:
                 entry.thumbnails.add(key)
         open_stems.setdefault(stem, _Stem()).listed.add(key)
         if ext.lower() not in extensions or "/" in ext:
