@@ -48,6 +48,7 @@ from bench.photos import wallpapers  # noqa: E402
 from proxy.config import Config  # noqa: E402
 from proxy.keys import parse_thumbnail  # noqa: E402
 from proxy.render import RenderOptions, render  # noqa: E402
+from tests.harness import free_port  # noqa: E402
 from tests.s3spy import S3Spy  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -68,12 +69,6 @@ os.environ.update(
 
 
 # ---- processes --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
