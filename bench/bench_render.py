@@ -25,8 +25,8 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import photos
+from proxy.imaging.render import RenderOptions, render, render_many
 from proxy.keys import ThumbnailSpec, parse_thumbnail
-from proxy.render import RenderOptions, render, render_many
 
 SIZES = "200x200,400x0,800x600"  # the largest last: it is also timed alone
 

@@ -46,8 +46,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest  # 
 
 from bench.photos import wallpapers  # noqa: E402
 from proxy.config import Config  # noqa: E402
+from proxy.imaging.render import RenderOptions, render  # noqa: E402
 from proxy.keys import parse_thumbnail  # noqa: E402
-from proxy.render import RenderOptions, render  # noqa: E402
 from tests.harness import free_port  # noqa: E402
 from tests.s3spy import S3Spy  # noqa: E402
 

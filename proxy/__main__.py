@@ -1,5 +1,5 @@
 """``python -m proxy``: the same program as ``s3-resize-proxy``."""
 
-from .cli import main
+from proxy.cli import main
 
 raise SystemExit(main())

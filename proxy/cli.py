@@ -3,46 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import os
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
-from . import __version__
-from . import config as config_module
-from .config import CONFIG_ENV, OPTIONS, Config, ConfigError, format_default
+from proxy import __version__
+from proxy.config import ConfigError, add_arguments, from_args
+from proxy.tools import analyze_logs, prune, purge, setup_bucket, sign, warm
 
 # Modules that each add one sub-command: ``add_parser(commands)`` registers it and sets ``run=`` on it.
-EXTRA_COMMANDS: tuple[str, ...] = (
-    "proxy.sign_command",
-    "proxy.tools.setup_bucket",
-    "proxy.tools.analyze_logs",
-    "proxy.tools.prune",
-    "proxy.tools.warm",
-    "proxy.tools.purge",
-)
-
-
-def add_serve_options(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
-    """One flag per option (or per option in ``names``, for the bucket tools); defaults stay None so that only
-    what the user typed overrides env and file."""
-    parser.add_argument("--config", metavar="PATH", help=f"Config file (name = value lines). Env: {CONFIG_ENV}.")
-    for option in OPTIONS:
-        if names is not None and option.name not in names:
-            continue
-        default = format_default(option) or "(none)"
-        help_text = f"{option.help} Default: {default}. Env: {option.env}."
-        if option.flag:
-            parser.add_argument(f"--{option.name}", action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            parser.add_argument(f"--{option.name}", metavar=option.name.upper().replace("-", "_"), help=help_text)
-
-
-def config_from_args(args: argparse.Namespace) -> Config:
-    flags = {option.name: getattr(args, option.attr, None) for option in OPTIONS}
-    path = args.config or os.environ.get(CONFIG_ENV)
-    return config_module.load(flags, config_path=path)
+EXTRA_COMMANDS = (sign, setup_bucket, analyze_logs, prune, warm, purge)
 
 
 def setup_logging(level: str) -> None:
@@ -54,10 +24,10 @@ def setup_logging(level: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import run
+    from proxy.daemon.run import run
 
     try:
-        config = config_from_args(args)
+        config = from_args(args)
     except ConfigError as exc:
         print(f"s3-resize-proxy: {exc}", file=sys.stderr)
         return 2
@@ -66,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from proxy.demo.app import run_demo
 
     setup_logging("info")
     return run_demo(port=args.port, address=args.address)
@@ -80,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="Run the proxy.", description="Run the proxy in front of one bucket.")
-    add_serve_options(serve)
+    add_arguments(serve)
     serve.set_defaults(run=_serve)
 
     demo = commands.add_parser(
@@ -93,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--address", default="127.0.0.1", help="Proxy address. Default: 127.0.0.1.")
     demo.set_defaults(run=_demo)
 
-    for name in EXTRA_COMMANDS:
-        importlib.import_module(name).add_parser(commands)
+    for module in EXTRA_COMMANDS:
+        module.add_parser(commands)
     return parser
 
 

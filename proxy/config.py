@@ -7,14 +7,15 @@ the program only ever sees typed values.
 
 from __future__ import annotations
 
+import argparse
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .keys import MODES, OUTPUT_FORMATS
-from .signing import MIN_KEY_LENGTH
+from proxy.keys import MODES, OUTPUT_FORMATS
+from proxy.signing import MIN_KEY_LENGTH
 
 
 class ConfigError(ValueError):
@@ -290,6 +291,27 @@ class Config:
             raise ConfigError(f"unknown option(s): {', '.join(sorted(unknown))}")
         values.update(overrides)
         return _validated(cls(**values))
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
+    """One flag per option (or per option in ``names``, for the bucket tools); defaults stay None so that only
+    what the user typed overrides env and file."""
+    parser.add_argument("--config", metavar="PATH", help=f"Config file (name = value lines). Env: {CONFIG_ENV}.")
+    for option in OPTIONS:
+        if names is not None and option.name not in names:
+            continue
+        default = format_default(option) or "(none)"
+        help_text = f"{option.help} Default: {default}. Env: {option.env}."
+        if option.flag:
+            parser.add_argument(f"--{option.name}", action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(f"--{option.name}", metavar=option.name.upper().replace("-", "_"), help=help_text)
+
+
+def from_args(args: argparse.Namespace) -> Config:
+    flags = {option.name: getattr(args, option.attr, None) for option in OPTIONS}
+    path = args.config or os.environ.get(CONFIG_ENV)
+    return load(flags, config_path=path)
 
 
 def read_config_file(path: str | Path) -> dict[str, str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from .errors import BadRequest
+from proxy.errors import BadRequest
 
 Mode = Literal["fill", "fit", "pad", "stretch"]
 MODES: tuple[Mode, ...] = ("fill", "fit", "pad", "stretch")

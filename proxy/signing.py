@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from urllib.parse import quote
 
-from .errors import Forbidden
+from proxy.errors import Forbidden
 
 MIN_KEY_LENGTH = 16
 

@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from proxy.config import Config
-from proxy.server import Listeners, ProxyServer
+from proxy.http.server import Listeners, ProxyServer
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from proxy.accesslog import FIELDS, AccessEntry, format_json, format_text, parse
+from proxy.observe.accesslog import FIELDS, AccessEntry, format_json, format_text, parse
 
 
 def entry(**changes):

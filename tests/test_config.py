@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.cli import build_parser, config_from_args
+from proxy.cli import build_parser
 from proxy.config import OPTIONS, ConfigError, example_file, format_default, load, read_config_file
+from proxy.config import from_args as config_from_args
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf" / "s3-resize-proxy.conf"

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tornado.netutil import bind_sockets
 
 from proxy.config import Config
-from proxy.server import Listeners
+from proxy.http.server import Listeners
 from tests.harness import RunningProxy, free_port
 from tests.images import quadrants
 

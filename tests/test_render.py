@@ -9,8 +9,8 @@ import pytest
 from PIL import Image, ImageChops, ImageFile, ImageStat, features
 
 from proxy.errors import BadRequest, Unprocessable
+from proxy.imaging.render import RenderOptions, plan, render, render_many, target_box
 from proxy.keys import parse_thumbnail
-from proxy.render import RenderOptions, plan, render, render_many, target_box
 from tests import corpus
 
 

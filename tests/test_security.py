@@ -21,11 +21,11 @@ import pytest
 import requests
 from PIL import Image
 
-from proxy.activecontent import ACTIVE_CONTENT_CSP, is_active
 from proxy.errors import Overloaded
-from proxy.s3 import CHUNK, _read_capped, metadata_key
+from proxy.http.activecontent import ACTIVE_CONTENT_CSP, is_active
+from proxy.imaging.pool import RenderPool
+from proxy.storage.s3 import CHUNK, _read_capped, metadata_key
 from proxy.tools.bucket import generated
-from proxy.workers import RenderPool
 from tests import corpus
 from tests.harness import free_port
 from tests.images import opened, quadrants, solid

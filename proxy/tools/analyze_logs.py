@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from ..errors import BadRequest
-from ..keys import ThumbnailSpec, parse_thumbnail, split_thumbnail
-from . import bucket as b
-from . import logs
-from .progress import Progress
+from proxy.errors import BadRequest
+from proxy.keys import ThumbnailSpec, parse_thumbnail, split_thumbnail
+from proxy.tools import bucket as b
+from proxy.tools import logs
+from proxy.tools.progress import Progress
 
 _ORIGINAL = {outcome: "original " + outcome for outcome in (logs.HIT, logs.MISS, logs.ERROR)}
 AGE_BUCKETS = ((1, "1 day"), (7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "1 year"))

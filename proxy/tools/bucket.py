@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..config import Config, ConfigError
-from ..s3 import ObjectStore, key_from_metadata
-from ..service import GENERATOR, THUMBNAIL_TAGGING
+from proxy.config import Config, ConfigError, add_arguments, from_args
+from proxy.service.image_service import GENERATOR, THUMBNAIL_TAGGING
+from proxy.storage.s3 import ObjectStore, key_from_metadata
 
 S3_OPTIONS = ("bucket", "s3-endpoint", "region", "s3-connect-timeout", "s3-read-timeout", "s3-max-attempts")
 DELETE_BATCH = 1000  # DeleteObjects' maximum
@@ -38,16 +38,12 @@ class ToolError(Exception):
 
 def add_s3_options(parser: argparse.ArgumentParser, *more: str) -> None:
     """--bucket, --s3-endpoint, --region (and ``more`` serve options), with serve's env and config file."""
-    from ..cli import add_serve_options
-
-    add_serve_options(parser, (*S3_OPTIONS, *more))
+    add_arguments(parser, (*S3_OPTIONS, *more))
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    from ..cli import config_from_args
-
     try:
-        return config_from_args(args)
+        return from_args(args)
     except (ConfigError, OSError) as exc:
         raise ToolError(str(exc)) from None
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from .. import accesslog
-from . import s3log
+from proxy.observe import accesslog
+from proxy.tools import s3log
 
 HIT, MISS, ERROR = "hit", "miss", "error"
 MAX_LINE = 64 * 1024  # longer lines are read in pieces, which parse as nothing and are counted as skipped

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import BadRequest
-from ..keys import parse_thumbnail
-from . import bucket as b
-from . import logs
-from .progress import Progress
+from proxy.errors import BadRequest
+from proxy.keys import parse_thumbnail
+from proxy.tools import bucket as b
+from proxy.tools import logs
+from proxy.tools.progress import Progress
 
 
 def add_parser(commands: Any) -> None:

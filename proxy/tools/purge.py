@@ -10,10 +10,10 @@ import argparse
 import time
 from typing import Any
 
-from ..errors import BadRequest
-from ..keys import parse_thumbnail
-from . import bucket as b
-from .progress import Progress
+from proxy.errors import BadRequest
+from proxy.keys import parse_thumbnail
+from proxy.tools import bucket as b
+from proxy.tools.progress import Progress
 
 
 def add_parser(commands: Any) -> None:

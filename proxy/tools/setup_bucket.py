@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import bucket as b
-from . import bucketconf as conf
+from proxy.tools import bucket as b
+from proxy.tools import bucketconf as conf
 
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 _ABSENT = (

@@ -20,16 +20,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..config import Config
-from ..errors import BadRequest, ProxyError
-from ..keys import ThumbnailSpec, parse_thumbnail
-from ..render import RenderOptions, render_many
-from ..s3 import Lookup, ObjectStore, PutResult, S3Object
-from ..service import thumbnail_put_args
-from . import bucket as b
-from . import logs
-from .analyze_logs import BoundedCounter, size_label, thumbnail
-from .progress import Progress
+from proxy.config import Config
+from proxy.errors import BadRequest, ProxyError
+from proxy.imaging.render import RenderOptions, render_many
+from proxy.keys import ThumbnailSpec, parse_thumbnail
+from proxy.service.image_service import thumbnail_put_args
+from proxy.storage.s3 import Lookup, ObjectStore, PutResult, S3Object
+from proxy.tools import bucket as b
+from proxy.tools import logs
+from proxy.tools.analyze_logs import BoundedCounter, size_label, thumbnail
+from proxy.tools.progress import Progress
 
 # What decides how thumbnails look and are stored: warm takes them exactly as serve does.
 RENDER_OPTIONS = (

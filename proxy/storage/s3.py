@@ -26,8 +26,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from .config import Config
-from .errors import (
+from proxy.config import Config
+from proxy.errors import (
     ProxyError,
     RangeNotSatisfiable,
     Unprocessable,

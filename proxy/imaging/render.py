@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageFile, features
 
-from . import colour
-from .config import Config
-from .errors import Unprocessable
-from .keys import ThumbnailSpec
+from proxy.config import Config
+from proxy.errors import Unprocessable
+from proxy.imaging import colour
+from proxy.keys import ThumbnailSpec
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ import asyncio
 import time
 from typing import Any
 
-from .errors import ProxyError
-from .handlers import BaseHandler, HealthHandler
-from .metrics import CONTENT_TYPE, Metrics
-from .observe import RequestHooks
-from .service import ImageService
-from .singleflight import SingleFlight
+from proxy.errors import ProxyError
+from proxy.http.handlers import BaseHandler, HealthHandler
+from proxy.http.hooks import RequestHooks
+from proxy.observe.metrics import CONTENT_TYPE, Metrics
+from proxy.service.image_service import ImageService
+from proxy.service.singleflight import SingleFlight
 
 READY_TIMEOUT = 2.0  # a probe must answer well within a load balancer's health-check timeout
 READY_TTL = 1.0  # probes within this long of a check share its answer: /readyz never floods S3

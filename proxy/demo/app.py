@@ -6,9 +6,9 @@ import asyncio
 import os
 import signal
 
-from .config import Config
-from .samples import samples
-from .server import ProxyServer
+from proxy.config import Config
+from proxy.demo.samples import samples
+from proxy.http.server import ProxyServer
 
 BUCKET = "demo-images"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import RangeNotSatisfiable
+from proxy.errors import RangeNotSatisfiable
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from cachetools import LRUCache, TTLCache
 
-from .s3 import S3Object
+from proxy.storage.s3 import S3Object
 
 # Per-entry bookkeeping (key, headers, dataclass) counted against the byte budget so tiny objects still cost.
 ENTRY_OVERHEAD = 512

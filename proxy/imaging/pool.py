@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from .errors import Overloaded
+from proxy.errors import Overloaded
 
 T = TypeVar("T")
 

@@ -8,10 +8,7 @@ import logging
 import os
 import signal
 import socket
-import sys
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,15 +17,13 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
 
-from . import metrics as metrics_module
-from .admin import READY_TIMEOUT, admin_routes
-from .config import Config
-from .errors import ProxyError
-from .handlers import HealthHandler, ObjectHandler, ResizePhpHandler
-from .metrics import Metrics
-from .observe import MeteredStore, RequestHooks
-from .sdnotify import notify
-from .service import ImageService
+from proxy.config import Config
+from proxy.errors import ProxyError
+from proxy.http.admin import READY_TIMEOUT, admin_routes
+from proxy.http.handlers import HealthHandler, ObjectHandler, ResizePhpHandler
+from proxy.http.hooks import MeteredStore, RequestHooks
+from proxy.observe.metrics import Metrics
+from proxy.service.image_service import ImageService
 
 log = logging.getLogger(__name__)
 
@@ -174,62 +169,3 @@ async def serve(
     on_stopping()
     await server.stop(config.drain_seconds)
     log.info("stopped")
-
-
-def run(config: Config) -> int:
-    """``serve``: bind, then run one event loop here or ``--processes`` workers; the exit status."""
-    try:
-        listeners = bind(config)
-    except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", config.address, config.port, exc)
-        return 1
-    admin = f", admin on {config.admin_address or config.address}:{listeners.admin_port}" if listeners.admin else ""
-    log.info("listening on %s:%d%s, bucket %s", config.address, listeners.port, admin, config.bucket)
-    with _metrics_dir(config.worker_processes):
-        if config.worker_processes > 1:
-            from .processes import supervise
-
-            return supervise(config, listeners)
-
-        def ready() -> None:
-            notify("READY=1", f"STATUS=serving bucket {config.bucket} on port {listeners.port}")
-
-        def stopping() -> None:
-            notify("STOPPING=1", "STATUS=draining")
-
-        asyncio.run(serve(config, listeners, on_ready=ready, on_stopping=stopping))
-        _exit_now_if_threads_are_stuck()
-        return 0
-
-
-def _exit_now_if_threads_are_stuck() -> None:
-    """Exit at once if S3 or render threads are still blocked after the drain (e.g. a stalled GET).
-
-    The interpreter would otherwise join them at exit, up to --s3-read-timeout beyond --drain-seconds.
-    """
-    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    for thread in stuck:
-        thread.join(0.1)  # idle pool threads leave at once
-    stuck = [thread for thread in stuck if thread.is_alive()]
-    if stuck:
-        log.warning("exiting with %d threads still blocked (S3 calls or renders abandoned)", len(stuck))
-        logging.shutdown()
-        sys.stdout.flush()
-        os._exit(0)
-
-
-@contextlib.contextmanager
-def _metrics_dir(processes: int) -> Iterator[None]:
-    """A clean PROMETHEUS_MULTIPROC_DIR for this run: emptied if given, a temporary one for several workers."""
-    path = metrics_module.multiprocess_dir()
-    if path:
-        metrics_module.clear_multiprocess_dir(path)
-    if path or processes <= 1:
-        yield
-        return
-    with tempfile.TemporaryDirectory(prefix="s3-resize-proxy-metrics-") as temporary:
-        os.environ[metrics_module.MULTIPROC_ENV] = temporary
-        try:
-            yield
-        finally:
-            os.environ.pop(metrics_module.MULTIPROC_ENV, None)

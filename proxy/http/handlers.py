@@ -10,11 +10,11 @@ from tornado import httputil
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
-from .activecontent import ACTIVE_CONTENT_CSP, is_active
-from .conditional import not_modified
-from .errors import BadRequest, ProxyError
-from .ranges import parse_range
-from .service import ImageService, Reply
+from proxy.errors import BadRequest, ProxyError
+from proxy.http.activecontent import ACTIVE_CONTENT_CSP, is_active
+from proxy.http.conditional import not_modified
+from proxy.service.image_service import ImageService, Reply
+from proxy.service.ranges import parse_range
 
 log = logging.getLogger(__name__)
 

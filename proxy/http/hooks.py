@@ -18,14 +18,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 from tornado.web import RequestHandler
 
-from .accesslog import AccessEntry, format_json, format_text
-from .config import Config
-from .errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from .metrics import Metrics
-from .s3 import ObjectStore, PutResult
+from proxy.config import Config
+from proxy.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from proxy.observe.accesslog import AccessEntry, format_json, format_text
+from proxy.observe.metrics import Metrics
+from proxy.storage.s3 import ObjectStore, PutResult
 
 if TYPE_CHECKING:
-    from .service import ImageService
+    from proxy.service.image_service import ImageService
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from typing import NoReturn
 
-from .config import Config
-from .metrics import process_exited
-from .sdnotify import notify
-from .server import Listeners, serve
+from proxy.config import Config
+from proxy.daemon.sdnotify import notify
+from proxy.http.server import Listeners, serve
+from proxy.observe.metrics import process_exited
 
 log = logging.getLogger(__name__)
 

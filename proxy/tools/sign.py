@@ -11,10 +11,10 @@ import os
 import sys
 from typing import Any
 
-from . import signing
-from .config import CONFIG_ENV, ConfigError, load_option
-from .errors import BadRequest
-from .keys import check_key
+from proxy import signing
+from proxy.config import CONFIG_ENV, ConfigError, load_option
+from proxy.errors import BadRequest
+from proxy.keys import check_key
 
 
 def add_parser(commands: Any) -> None:

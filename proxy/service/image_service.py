@@ -17,10 +17,9 @@ from email.utils import format_datetime
 from enum import Enum
 from typing import Any
 
-from . import signing
-from .cache import CachedObject, MemoryCache, NegativeCache, OriginalsCache
-from .config import Config
-from .errors import (
+from proxy import signing
+from proxy.config import Config
+from proxy.errors import (
     BadRequest,
     Forbidden,
     NotFound,
@@ -29,12 +28,13 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from .keys import ThumbnailSpec, check_key, parse_thumbnail
-from .ranges import ByteRange
-from .render import Rendered, RenderOptions, render
-from .s3 import NOT_MODIFIED, Lookup, ObjectInfo, ObjectStore, PutResult, S3Object, Stream, metadata_key
-from .singleflight import SingleFlight
-from .workers import RenderPool
+from proxy.imaging.pool import RenderPool
+from proxy.imaging.render import Rendered, RenderOptions, render
+from proxy.keys import ThumbnailSpec, check_key, parse_thumbnail
+from proxy.service.cache import CachedObject, MemoryCache, NegativeCache, OriginalsCache
+from proxy.service.ranges import ByteRange
+from proxy.service.singleflight import SingleFlight
+from proxy.storage.s3 import NOT_MODIFIED, Lookup, ObjectInfo, ObjectStore, PutResult, S3Object, Stream, metadata_key
 
 log = logging.getLogger(__name__)
 
