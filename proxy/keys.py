@@ -80,6 +80,16 @@ class ThumbnailSpec:
         """The size as written, ``(W, H)``: what the size presets are compared with."""
         return (self.width, self.height)
 
+    @property
+    def label(self) -> str:
+        """The key after the stem, without extension: ``200x200``, ``400x0_fit``, ``200x200@2x``."""
+        label = f"{self.width}x{self.height}"
+        if self.mode:
+            label += f"_{self.mode}"
+        if self.dpr > 1:
+            label += f"@{self.dpr}x"
+        return label
+
     def source_keys(self, source_extensions: tuple[str, ...]) -> list[str]:
         """Candidate originals, in lookup order: ``<stem>.<ext>`` as written, then the configured extensions."""
         keys = [f"{self.stem}.{self.ext}"]

@@ -15,8 +15,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("proxy.http",),
     ("proxy.service",),
     ("proxy.imaging", "proxy.storage", "proxy.observe"),
-    ("proxy.config",),
-    ("proxy.keys", "proxy.signing", "proxy.stored", "proxy.policy"),
+    ("proxy.config", "proxy.policy"),
+    ("proxy.keys", "proxy.signing", "proxy.stored"),
     ("proxy.errors", "proxy"),
 )
 

@@ -24,7 +24,8 @@ from PIL import Image
 from proxy.errors import Overloaded
 from proxy.http.activecontent import ACTIVE_CONTENT_CSP, is_active
 from proxy.imaging.pool import RenderPool
-from proxy.storage.s3 import CHUNK, _read_capped, metadata_key
+from proxy.storage.s3 import CHUNK, _read_capped
+from proxy.stored import metadata_key
 from proxy.tools.bucket import generated
 from tests import corpus
 from tests.harness import free_port

@@ -11,7 +11,9 @@ from proxy.cli import main
 from proxy.errors import BadRequest
 from proxy.keys import parse_thumbnail
 from proxy.tools import logs
-from proxy.tools.analyze_logs import Report, TopCounter, size_label, thumbnail
+from proxy.tools.analyze_logs import Report
+from proxy.tools.counters import TopCounter
+from proxy.tools.logs import thumbnail
 from tests.logfixtures import T0, days, proxy_line, s3_line
 
 
@@ -152,6 +154,6 @@ def test_thumbnail_agrees_with_parse_thumbnail(key):
         spec = parse_thumbnail(key)
     except BadRequest:
         spec = None
-    expected = None if spec is None else (spec.stem, size_label(spec), spec.ext.lower())
+    expected = None if spec is None else (spec.stem, spec.label, spec.ext.lower())
     found = thumbnail(key)
     assert (None if found is None else tuple(found)) == expected

@@ -121,7 +121,7 @@ class ObjectHandler(BaseHandler):
         if reply.cache_control:
             self.set_header("Cache-Control", reply.cache_control)
         self.set_header("Accept-Ranges", "bytes")
-        self.set_header("X-Cache", reply.source.value)
+        self.set_header("X-Cache", reply.origin.value)
         if reply.timings:
             timings = {**reply.timings, "total": self.request.request_time()}
             self.set_header("Server-Timing", ", ".join(f"{k};dur={v * 1000:.1f}" for k, v in timings.items()))

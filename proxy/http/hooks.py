@@ -1,7 +1,7 @@
 """What the server learns about each request, fed to the access log and the metrics.
 
 ``RequestHooks`` is called by the handlers (request id, in-flight count) and by Tornado once a response is
-done (its ``log_function``); ``MeteredStore`` times every S3 call and counts S3 errors and write-backs.
+done (its ``log_function``); ``store_hooks`` gives the object store what it reports (S3 times, errors, writes).
 """
 
 from __future__ import annotations
@@ -10,26 +10,19 @@ import asyncio
 import logging
 import re
 import sys
-import time
 import uuid
-from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO
 
 from tornado.web import RequestHandler
 
 from proxy.config import Config
-from proxy.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from proxy.observe.accesslog import AccessEntry, format_json, format_text
 from proxy.observe.metrics import Metrics
-from proxy.storage.s3 import ObjectStore, PutResult
-
-if TYPE_CHECKING:
-    from proxy.service.image_service import ImageService
+from proxy.service.image_service import ImageService
+from proxy.storage.s3 import PutResult, StoreHooks
 
 log = logging.getLogger(__name__)
-
-_IN_PUT: ContextVar[bool] = ContextVar("in_put", default=False)
 
 # An incoming X-Request-Id is kept only if it is short and plain (it goes into log lines and headers).
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
@@ -131,7 +124,7 @@ class RequestHooks:
             return
         status = handler.get_status()
         reply = getattr(handler, "reply", None)
-        cache = reply.source.value if reply is not None else "error"
+        cache = reply.origin.value if reply is not None else "error"
         total = handler.request.request_time()
         render = reply.timings.get("render") if reply is not None else None
         self.metrics.requests.labels(str(status), cache).inc()
@@ -168,45 +161,18 @@ class RequestHooks:
         self.access_log.close()
 
 
-class MeteredStore(ObjectStore):
-    """The object store, timing GETs and PUTs and counting S3 errors by kind for the metrics."""
+def store_hooks(metrics: Metrics) -> StoreHooks:
+    """The object store's hooks: S3 call times, S3 errors by kind and write-backs by result."""
 
-    def __init__(self, config: Config, metrics: Metrics) -> None:
-        super().__init__(config)
-        self.metrics = metrics
+    def written(result: PutResult, seconds: float) -> None:
+        metrics.phase_seconds.labels("write_back").observe(seconds)
+        metrics.write_backs.labels(result.value).inc()
 
-    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await super().call(fn, *args, **kwargs)
-        except UpstreamTimeout:
-            self.metrics.s3_errors.labels("timeout").inc()
-            raise
-        except UpstreamUnavailable:
-            self.metrics.s3_errors.labels("throttled").inc()
-            raise
-        except UpstreamError:
-            self.metrics.s3_errors.labels("error").inc()
-            raise
-
-    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
-        started = time.monotonic()
-        try:
-            return await super().fetch(*args, **kwargs)
-        finally:
-            self.metrics.phase_seconds.labels("s3_fetch").observe(time.monotonic() - started)
-
-    async def put(self, *args: Any, **kwargs: Any) -> PutResult:
-        if _IN_PUT.get():  # ObjectStore.put retrying itself without If-None-Match: one write-back, counted once
-            return await super().put(*args, **kwargs)
-        token = _IN_PUT.set(True)
-        started = time.monotonic()
-        try:
-            result = await super().put(*args, **kwargs)
-        finally:
-            _IN_PUT.reset(token)
-        self.metrics.phase_seconds.labels("write_back").observe(time.monotonic() - started)
-        self.metrics.write_backs.labels(result.value).inc()
-        return result
+    return StoreHooks(
+        error=lambda kind: metrics.s3_errors.labels(kind).inc(),
+        fetched=metrics.phase_seconds.labels("s3_fetch").observe,
+        written=written,
+    )
 
 
 def _key(handler: RequestHandler) -> str:

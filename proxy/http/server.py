@@ -21,9 +21,10 @@ from proxy.config import Config
 from proxy.errors import ProxyError
 from proxy.http.admin import READY_TIMEOUT, admin_routes
 from proxy.http.handlers import HealthHandler, ObjectHandler, ResizePhpHandler
-from proxy.http.hooks import MeteredStore, RequestHooks
+from proxy.http.hooks import RequestHooks, store_hooks
 from proxy.observe.metrics import Metrics
 from proxy.service.image_service import ImageService
+from proxy.storage.s3 import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class ProxyServer:
     def __init__(self, config: Config, service: ImageService | None = None) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.service = service or ImageService(config, store=MeteredStore(config, self.metrics))
+        self.service = service or ImageService(config, store=ObjectStore(config, hooks=store_hooks(self.metrics)))
         self.hooks = RequestHooks(config, self.metrics, self.service)
         self.service.renders.observe = self.hooks.observe_render
         admin = admin_routes(self.service, self.metrics, self.hooks)

@@ -10,73 +10,25 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email.utils import format_datetime
-from enum import Enum
-from typing import Any
 
 from proxy import signing
 from proxy.config import Config
-from proxy.errors import (
-    BadRequest,
-    Forbidden,
-    NotFound,
-    RenderTimeout,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from proxy.errors import Forbidden, NotFound, RenderTimeout, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from proxy.imaging.pool import RenderPool
-from proxy.imaging.render import Rendered, RenderOptions, render
+from proxy.imaging.render import RenderOptions, render
 from proxy.keys import ThumbnailSpec, check_key, parse_thumbnail
+from proxy.policy import check_size
 from proxy.service.cache import CachedObject, MemoryCache, NegativeCache, OriginalsCache
 from proxy.service.ranges import ByteRange
+from proxy.service.reply import Origin, Reply
 from proxy.service.singleflight import SingleFlight
-from proxy.storage.s3 import NOT_MODIFIED, Lookup, ObjectInfo, ObjectStore, PutResult, S3Object, Stream, metadata_key
+from proxy.service.writeback import WriteBacks
+from proxy.storage.s3 import NOT_MODIFIED, Lookup, ObjectStore, S3Object, Stream
+from proxy.stored import thumbnail_write
 
 log = logging.getLogger(__name__)
-
-GENERATOR = "s3-resize-proxy"
-THUMBNAIL_TAGGING = "thumbnail=true"
-
-
-class Source(Enum):
-    """Where a reply came from (the cache result in logs and metrics)."""
-
-    MEMORY = "memory"
-    S3 = "s3"
-    RENDERED = "rendered"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What to answer: either a body in memory or a stream from S3, with its headers."""
-
-    content_type: str
-    etag: str
-    last_modified: datetime
-    cache_control: str | None
-    size: int
-    source: Source
-    body: bytes | None = None
-    stream: Stream | None = None
-    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds, when S3 or a render was involved
-    content_range: str | None = None  # a 206: ``bytes a-b/total``; ``body``/``stream`` then hold that part
-
-    @classmethod
-    def cached(cls, obj: CachedObject, source: Source, timings: dict[str, float] | None = None) -> Reply:
-        return cls(
-            content_type=obj.content_type,
-            etag=obj.etag,
-            last_modified=obj.last_modified,
-            cache_control=obj.cache_control,
-            size=len(obj.body),
-            source=source,
-            body=obj.body,
-            timings=timings or {},
-        )
 
 
 @dataclass(frozen=True)
@@ -101,10 +53,7 @@ class ImageService:
         self._flights: SingleFlight[_Made] = SingleFlight()
         self._original_flights: SingleFlight[S3Object | None] = SingleFlight()
         self._revalidations: SingleFlight[CachedObject | None] = SingleFlight()
-        self._recent: dict[str, CachedObject] = {}  # rendered, write-back not finished yet
-        self._lookups: Counter[str] = Counter()  # S3 lookups on their way, per key
-        self._stored: set[str] = set()  # in _recent, written back, waiting for older lookups to return
-        self._writes: set[asyncio.Task[PutResult]] = set()
+        self.writes = WriteBacks(on_exists=self.memory.discard)  # S3 holds the key already: serve its copy
 
     # ---- the request path -------------------------------------------------------------------------------
 
@@ -123,20 +72,19 @@ class ImageService:
         """
         check_key(key)
         self._check_signature(key, signature)
-        cached = self._recent.get(key) or self.memory.get(key)
+        cached = self.writes.recent(key) or self.memory.get(key)
         timings: dict[str, float] = {}
         stale_etag = None
-        if cached is not None and not self.memory.is_fresh(cached) and key not in self._recent:
+        if cached is not None and not self.memory.is_fresh(cached) and self.writes.recent(key) is None:
             stale_etag = cached.etag
             cached = await self._revalidate(cached, timings)
         if cached is not None:
-            source = Source.MEMORY if "s3" not in timings or cached.etag == stale_etag else Source.S3
-            return _ranged(Reply.cached(cached, source, timings), byte_range, if_range)
+            origin = Origin.MEMORY if "s3" not in timings or cached.etag == stale_etag else Origin.S3
+            return Reply.cached(cached, origin, timings).ranged(byte_range, if_range)
         if key in self.missing:
             raise NotFound("not found")
         started = time.monotonic()
-        self._lookups[key] += 1
-        try:
+        with self.writes.lookup(key):
             found = await self.store.fetch(
                 key,
                 lookup=Lookup.REQUESTED,
@@ -144,19 +92,17 @@ class ImageService:
                 byte_range=byte_range.header if byte_range is not None and if_range is None else None,
             )
             # Made while our lookup was on its way? S3 just did not have it yet: answer it, no second render.
-            recent = self._recent.get(key) if found is None else None
-        finally:
-            self._lookup_done(key)
-        timings["s3"] = time.monotonic() - started
+            recent = self.writes.recent(key) if found is None else None
+        timings["s3"] = timings.get("s3", 0.0) + time.monotonic() - started  # after a revalidation: both
         assert found is not NOT_MODIFIED  # not a conditional GET
         if isinstance(found, Stream):
-            return _from_s3(found.info, timings, stream=found)
+            return Reply.passed_on(found.info, timings, stream=found)
         if isinstance(found, S3Object):
             if found.info.content_range is not None:
-                return _from_s3(found.info, timings, body=found.body)
-            return _ranged(Reply.cached(self._remember(found), Source.S3, timings), byte_range, if_range)
+                return Reply.passed_on(found.info, timings, body=found.body)
+            return Reply.cached(self._remember(found), Origin.S3, timings).ranged(byte_range, if_range)
         if recent is not None:
-            return Reply.cached(recent, Source.MEMORY, timings)
+            return Reply.cached(recent, Origin.MEMORY, timings)
         return await self._thumbnail(key, timings, signed=signature is not None)
 
     def _check_signature(self, key: str, signature: str | None) -> None:
@@ -201,22 +147,14 @@ class ImageService:
             raise NotFound("not found")
         if self.config.signing_key and not signed:
             raise Forbidden("missing signature")
-        self._check_policy(spec)
+        check_size(spec, self.config.max_dimension, self.config.allowed_sizes)
         made_meanwhile = self.memory.get(key)
         if made_meanwhile is not None:
-            return Reply.cached(made_meanwhile, Source.MEMORY, timings)
+            return Reply.cached(made_meanwhile, Origin.MEMORY, timings)
         made = await self._flights.run(key, lambda: self._make(spec))
         timings["s3"] = timings.get("s3", 0.0) + made.timings["s3"]
         timings["render"] = made.timings["render"]
-        return Reply.cached(made.obj, Source.RENDERED, timings)
-
-    def _check_policy(self, spec: ThumbnailSpec) -> None:
-        """Size policy: a size over the maximum is malformed (400); one outside the presets is refused (403)."""
-        limit = self.config.max_dimension
-        if spec.target_width > limit or spec.target_height > limit:
-            raise BadRequest(f"size over the maximum of {limit} pixels")
-        if self.config.allowed_sizes and spec.size not in self.config.allowed_sizes:
-            raise Forbidden("size not allowed")
+        return Reply.cached(made.obj, Origin.RENDERED, timings)
 
     async def _make(self, spec: ThumbnailSpec) -> _Made:
         """Fetch the original, render, remember, and start the write-back (which the reply does not wait for)."""
@@ -243,7 +181,14 @@ class ImageService:
         )
         self.memory.put(obj)
         if self.config.write_back:
-            self._start_write_back(spec, original, rendered, obj)
+            params = thumbnail_write(
+                content_type=rendered.content_type,
+                source_key=original.info.key,
+                source_etag=original.info.etag,
+                cache_control=self.config.thumbnail_cache_control,
+                storage_class=self.config.thumbnail_storage_class,
+            )
+            self.writes.start(obj, self.store.put(spec.key, rendered.body, params))
         return _Made(obj, {"s3": fetched - started, "render": done - fetched})
 
     async def _original(self, spec: ThumbnailSpec) -> S3Object:
@@ -277,106 +222,14 @@ class ImageService:
         self.memory.put(obj)
         return obj
 
-    # ---- write-back ---------------------------------------------------------------------------------------
-
-    def _start_write_back(self, spec: ThumbnailSpec, original: S3Object, rendered: Rendered, obj: CachedObject) -> None:
-        task = asyncio.ensure_future(
-            self.store.put(spec.key, rendered.body, **thumbnail_put_args(self.config, original.info, rendered))
-        )
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-        # Until S3 holds it, answer from here: a request whose S3 lookup missed while this render ran must
-        # not start a second render (whatever the memory cache's size).
-        self._recent[spec.key] = obj
-        task.add_done_callback(lambda _: self._forget_recent(spec.key))
-        task.add_done_callback(lambda done: self._written(spec.key, done))
-
-    def _forget_recent(self, key: str) -> None:
-        """Write-back done: S3 now answers for ``key``, except to lookups sent before (they keep it)."""
-        if self._lookups[key]:
-            self._stored.add(key)
-        else:
-            self._recent.pop(key, None)
-
-    def _lookup_done(self, key: str) -> None:
-        self._lookups[key] -= 1
-        if not self._lookups[key]:
-            del self._lookups[key]
-            if key in self._stored:
-                self._stored.discard(key)
-                self._recent.pop(key, None)
-
-    def _written(self, key: str, task: asyncio.Task[PutResult]) -> None:
-        """S3 already held ``key`` (an original named like a thumbnail, created after our lookup): it wins, so
-        forget our render and serve what S3 holds from the next request on."""
-        if not task.cancelled() and task.exception() is None and task.result() is PutResult.EXISTS:
-            self.memory.discard(key)
-
     @property
     def pending_writes(self) -> int:
-        return len(self._writes)
+        return self.writes.pending
 
     async def drain_writes(self, timeout: float | None = None) -> bool:
         """Wait for pending write-backs; True if all finished within ``timeout``."""
-        if not self._writes:
-            return True
-        _, pending = await asyncio.wait(set(self._writes), timeout=timeout)
-        return not pending
+        return await self.writes.drain(timeout)
 
     def close(self) -> None:
         self.renders.close()
         self.store.close()
-
-
-def thumbnail_put_args(config: Config, source: ObjectInfo, rendered: Rendered) -> dict[str, Any]:
-    """How a thumbnail is stored (``ObjectStore.put`` keywords): shared by the write-back and ``warm``."""
-    return {
-        "content_type": rendered.content_type,
-        "cache_control": config.thumbnail_cache_control,
-        "storage_class": config.thumbnail_storage_class,
-        "metadata": {
-            "generator": GENERATOR,
-            "source-key": metadata_key(source.key),
-            "source-etag": source.etag.strip('"'),
-        },
-        "tagging": THUMBNAIL_TAGGING,
-    }
-
-
-def _from_s3(
-    info: ObjectInfo, timings: dict[str, float], *, body: bytes | None = None, stream: Stream | None = None
-) -> Reply:
-    """An S3 answer passed on as it is, not cached: a large object as a stream, or a 206 part in memory."""
-    return Reply(
-        content_type=info.content_type,
-        etag=info.etag,
-        last_modified=info.last_modified,
-        cache_control=info.cache_control,
-        size=info.size if body is None else len(body),
-        source=Source.S3,
-        body=body,
-        stream=stream,
-        timings=timings,
-        content_range=info.content_range,
-    )
-
-
-def _ranged(reply: Reply, byte_range: ByteRange | None, if_range: str | None) -> Reply:
-    """Cut a whole in-memory reply down to ``byte_range`` (206), unless If-Range says the client's copy is old."""
-    if byte_range is None or reply.body is None or not _if_range_holds(reply, if_range):
-        return reply
-    first, last = byte_range.resolve(reply.size)
-    return replace(
-        reply,
-        body=reply.body[first : last + 1],
-        size=last - first + 1,
-        content_range=f"bytes {first}-{last}/{reply.size}",
-    )
-
-
-def _if_range_holds(reply: Reply, if_range: str | None) -> bool:
-    if if_range is None:
-        return True
-    if if_range.startswith('"'):
-        return if_range == reply.etag  # strong comparison (RFC 9110 13.1.5)
-    return if_range == format_datetime(reply.last_modified.astimezone(UTC), usegmt=True)

@@ -1,4 +1,5 @@
-"""HTTP byte ranges: the one ``bytes=`` range we serve (S3 serves no multi-range either), parsed once.
+"""HTTP byte ranges: the one ``bytes=`` range we serve (S3 serves no multi-range either): parsed, checked
+against ``If-Range`` and cut here, and nowhere else.
 
 Anything else (several ranges, other units, garbage) is ignored, as RFC 9110 allows: the whole object is sent.
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from proxy.errors import RangeNotSatisfiable
 
@@ -52,3 +55,18 @@ def parse_range(header: str | None) -> ByteRange | None:
     if start is not None and end is not None and end < start:
         return None  # invalid: ignored, not 416 (RFC 9110 14.1.1)
     return ByteRange(start, end)
+
+
+def if_range_holds(if_range: str | None, etag: str, last_modified: datetime) -> bool:
+    """Whether a ``Range`` still applies under ``If-Range`` (an ETag, compared strongly, or an HTTP date)."""
+    if if_range is None:
+        return True
+    if if_range.startswith('"'):
+        return if_range == etag  # strong comparison (RFC 9110 13.1.5)
+    return if_range == format_datetime(last_modified.astimezone(UTC), usegmt=True)
+
+
+def cut(body: bytes, byte_range: ByteRange) -> tuple[bytes, str]:
+    """The part of a whole body that ``byte_range`` asks for, and its ``Content-Range``; 416 if none."""
+    first, last = byte_range.resolve(len(body))
+    return body[first : last + 1], f"bytes {first}-{last}/{len(body)}"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
 
 import botocore.session
 from botocore.config import Config as BotoConfig
@@ -35,25 +35,12 @@ from proxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from proxy.stored import WriteParams
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CHUNK = 256 * 1024
-
-# User metadata travels as HTTP headers, which botocore (and S3) take in ASCII only, while keys are UTF-8: a key
-# kept in metadata is percent-encoded, only where needed ('%', space, controls, non-ASCII).
-_METADATA_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
-
-
-def metadata_key(key: str) -> str:
-    """``key`` as an ASCII metadata value (``photos/été.jpg`` -> ``photos/%C3%A9t%C3%A9.jpg``)."""
-    return quote(key, safe=_METADATA_SAFE)
-
-
-def key_from_metadata(value: str) -> str:
-    """The inverse of ``metadata_key``."""
-    return unquote(value)
 
 
 @dataclass(frozen=True)
@@ -116,33 +103,61 @@ class Lookup(Enum):
     ORIGINAL = "original"
 
 
-class ObjectStore:
-    """One bucket, reached through botocore."""
+def _ignore(*_: object) -> None:
+    return None
 
-    def __init__(self, config: Config) -> None:
+
+@dataclass(frozen=True)
+class StoreHooks:
+    """What the store reports as it works, for the metrics; called on the event loop. Defaults do nothing."""
+
+    error: Callable[[str], None] = _ignore  # an S3 call failed: "timeout", "throttled" or "error"
+    fetched: Callable[[float], None] = _ignore  # one GET done (body read included), in seconds
+    written: Callable[[PutResult, float], None] = _ignore  # one thumbnail write, fallback included
+
+
+def make_client(config: Config) -> Any:
+    """A botocore S3 client with the proxy's timeouts, retries and path-style addressing (also for the tools)."""
+    return botocore.session.get_session().create_client(
+        "s3",
+        region_name=config.region,
+        endpoint_url=config.s3_endpoint,
+        config=BotoConfig(
+            connect_timeout=config.s3_connect_timeout,
+            read_timeout=config.s3_read_timeout,
+            retries={"total_max_attempts": config.s3_max_attempts, "mode": "standard"},  # max_attempts: retries
+            max_pool_connections=config.io_threads,
+            # Path-style works for every endpoint and for bucket names with dots (images.example.com).
+            s3={"addressing_style": "path"},
+            tcp_keepalive=True,
+        ),
+    )
+
+
+class ObjectStore:
+    """One bucket, reached through botocore (``client``, if given, is shared with a caller that lists)."""
+
+    def __init__(self, config: Config, hooks: StoreHooks | None = None, client: Any = None) -> None:
         self.bucket = config.bucket
+        self.hooks = hooks or StoreHooks()
         self._conditional = config.conditional_write
         self._pool = ThreadPoolExecutor(max_workers=config.io_threads, thread_name_prefix="s3")
-        session = botocore.session.get_session()
-        self._client = session.create_client(
-            "s3",
-            region_name=config.region,
-            endpoint_url=config.s3_endpoint,
-            config=BotoConfig(
-                connect_timeout=config.s3_connect_timeout,
-                read_timeout=config.s3_read_timeout,
-                retries={"total_max_attempts": config.s3_max_attempts, "mode": "standard"},  # max_attempts: retries
-                max_pool_connections=config.io_threads,
-                # Path-style works for every endpoint and for bucket names with dots (images.example.com).
-                s3={"addressing_style": "path"},
-                tcp_keepalive=True,
-            ),
-        )
+        self._client = client if client is not None else make_client(config)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking botocore call in the I/O pool, translating its errors."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: _translated(fn, *args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._pool, lambda: _translated(fn, *args, **kwargs))
+        except UpstreamTimeout:
+            self.hooks.error("timeout")
+            raise
+        except UpstreamUnavailable:
+            self.hooks.error("throttled")
+            raise
+        except UpstreamError:
+            self.hooks.error("error")
+            raise
 
     async def fetch(
         self,
@@ -160,6 +175,21 @@ class ObjectStore:
         Content-Length. ``if_none_match`` makes it a revalidation (NOT_MODIFIED when the ETag still matches);
         ``byte_range`` (one ``bytes=`` range) is passed to S3 as is.
         """
+        started = time.monotonic()
+        try:
+            return await self._fetch(key, lookup, stream_over, max_bytes, if_none_match, byte_range)
+        finally:
+            self.hooks.fetched(time.monotonic() - started)
+
+    async def _fetch(
+        self,
+        key: str,
+        lookup: Lookup,
+        stream_over: int | None,
+        max_bytes: int | None,
+        if_none_match: str | None,
+        byte_range: str | None,
+    ) -> S3Object | Stream | NotModified | None:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if if_none_match:
             params["IfNoneMatch"] = if_none_match
@@ -187,56 +217,46 @@ class ObjectStore:
         data = await self.call(_read_capped, body, max_bytes)
         return S3Object(info, data)
 
-    async def put(
-        self,
-        key: str,
-        body: bytes,
-        *,
-        content_type: str,
-        cache_control: str,
-        storage_class: str,
-        metadata: dict[str, str],
-        tagging: str,
-    ) -> PutResult:
+    async def put(self, key: str, body: bytes, params: WriteParams) -> PutResult:
         """PUT a new object; never overwrites one that exists where the endpoint supports If-None-Match."""
-        params: dict[str, Any] = {
+        started = time.monotonic()
+        result = await self._put(key, body, params)
+        self.hooks.written(result, time.monotonic() - started)
+        return result
+
+    async def _put(self, key: str, body: bytes, params: WriteParams) -> PutResult:
+        request: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
             "Body": body,
-            "ContentType": content_type,
-            "CacheControl": cache_control,
-            "StorageClass": storage_class,
-            "Metadata": metadata,
-            "Tagging": tagging,
+            "ContentType": params.content_type,
+            "CacheControl": params.cache_control,
+            "StorageClass": params.storage_class,
+            "Metadata": dict(params.metadata),
+            "Tagging": params.tagging,
         }
-        if self._conditional != "off":
-            params["IfNoneMatch"] = "*"
-        try:
-            await self.call(self._client.put_object, **params)
-            return PutResult.STORED
-        except _Missing as missing:
-            if missing.status == 412:
-                return PutResult.EXISTS
-            log.warning("write-back of %s refused by S3 (%s)", key, missing.status)
-            return PutResult.FAILED
-        except _Unsupported:
-            if self._conditional == "auto":
+        while True:  # at most twice: once more without If-None-Match when "auto" learns it is unsupported
+            if self._conditional != "off":
+                request["IfNoneMatch"] = "*"
+            else:
+                request.pop("IfNoneMatch", None)
+            try:
+                await self.call(self._client.put_object, **request)
+                return PutResult.STORED
+            except _Missing as missing:
+                if missing.status == 412:
+                    return PutResult.EXISTS
+                log.warning("write-back of %s refused by S3 (%s)", key, missing.status)
+                return PutResult.FAILED
+            except _Unsupported:
+                if self._conditional != "auto":
+                    log.warning("write-back of %s failed: conditional write unsupported", key)
+                    return PutResult.FAILED
                 log.warning("S3 endpoint does not support conditional writes; writing without If-None-Match")
                 self._conditional = "off"
-                return await self.put(
-                    key,
-                    body,
-                    content_type=content_type,
-                    cache_control=cache_control,
-                    storage_class=storage_class,
-                    metadata=metadata,
-                    tagging=tagging,
-                )
-            log.warning("write-back of %s failed: conditional write unsupported", key)
-            return PutResult.FAILED
-        except ProxyError as exc:
-            log.warning("write-back of %s failed: %s", key, exc.reason)
-            return PutResult.FAILED
+            except ProxyError as exc:
+                log.warning("write-back of %s failed: %s", key, exc.reason)
+                return PutResult.FAILED
 
     async def check_bucket(self) -> None:
         """Raise an upstream error unless the bucket answers (readiness)."""
@@ -244,11 +264,6 @@ class ObjectStore:
             await self.call(self._client.head_bucket, Bucket=self.bucket)
         except _Missing as missing:
             raise UpstreamError(f"bucket answered {missing.status}") from None
-
-    @property
-    def client(self) -> Any:
-        """The botocore client, for the bucket tools (run it in the pool via ``call``)."""
-        return self._client
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -306,7 +321,7 @@ def _client_error(exc: ClientError) -> Exception:
         return _Unsupported(code)
     if status == 503 or code == "SlowDown":
         return UpstreamUnavailable("S3 is throttling requests")
-    if status in (500, 502, 504) or status >= 500:
+    if status >= 500:
         return UpstreamError(f"S3 answered {status or code}")
     if code == "InvalidArgument" and "If-None-Match" in str(exc):
         return _Unsupported(code)

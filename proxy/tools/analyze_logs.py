@@ -13,13 +13,11 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
-from proxy.errors import BadRequest
-from proxy.keys import ThumbnailSpec, parse_thumbnail, split_thumbnail
 from proxy.tools import bucket as b
 from proxy.tools import logs
+from proxy.tools.counters import BoundedCounter, TopCounter
 from proxy.tools.progress import Progress
 
 _ORIGINAL = {outcome: "original " + outcome for outcome in (logs.HIT, logs.MISS, logs.ERROR)}
@@ -42,89 +40,6 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--now", metavar="ISO8601", help="Reference for ages. Default: the newest log line.")
     parser.set_defaults(run=b.guarded(run))
-
-
-class TopCounter:
-    """Counts per key plus the last time seen, keeping at most ``capacity`` keys (the most counted)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(capacity, 1)
-        self.entries: dict[str, list[Any]] = {}  # key -> [count, last time]
-        self.dropped = 0
-
-    def add(self, key: str, moment: datetime) -> None:
-        entry = self.entries.get(key)
-        if entry is None:
-            self.entries[key] = [1, moment]
-            if len(self.entries) > 2 * self.capacity:
-                self._shrink()
-        else:
-            entry[0] += 1
-            if moment > entry[1]:
-                entry[1] = moment
-
-    def top(self, count: int) -> list[tuple[str, int]]:
-        ranked = sorted(self.entries.items(), key=lambda item: (-item[1][0], item[0]))
-        return [(key, entry[0]) for key, entry in ranked[:count]]
-
-    def _shrink(self) -> None:
-        kept = sorted(self.entries.items(), key=lambda item: -item[1][0])[: self.capacity]
-        self.dropped += len(self.entries) - len(kept)
-        self.entries = dict(kept)
-
-
-class BoundedCounter:
-    """A Counter keeping at most ``capacity`` keys (the most counted) once it reaches twice that many."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(capacity, 1)
-        self.counts: Counter[str] = Counter()
-        self.dropped = 0
-
-    def add(self, key: str) -> None:
-        counts = self.counts
-        if key in counts:
-            counts[key] += 1
-            return
-        counts[key] = 1
-        if len(counts) > 2 * self.capacity:
-            kept = counts.most_common(self.capacity)
-            self.dropped += len(counts) - len(kept)
-            self.counts = Counter(dict(kept))
-
-    def most_common(self, count: int) -> list[tuple[str, int]]:
-        return self.counts.most_common(count)
-
-    def total(self) -> int:
-        return self.counts.total()
-
-
-class Thumbnail(NamedTuple):
-    """What the report counts of a thumbnail key."""
-
-    stem: str  # the original's key without extension
-    size: str  # as ``size_label`` writes it
-    ext: str  # lower case
-
-
-def thumbnail(key: str) -> Thumbnail | None:
-    """The thumbnail a key names; None for an original or an invalid key (as ``parse_thumbnail`` decides)."""
-    parts = split_thumbnail(key)
-    if parts is None:
-        return None
-    stem, rest = parts
-    size = _size(rest)
-    return None if size is None else Thumbnail(stem, *size)
-
-
-@lru_cache(maxsize=4096)
-def _size(rest: str) -> tuple[str, str] | None:
-    """Size label and lower-case extension of a thumbnail key's ``rest``, None if invalid: few distinct ones."""
-    try:
-        spec = parse_thumbnail("x" + rest)
-    except BadRequest:
-        return None
-    return None if spec is None else (size_label(spec), spec.ext.lower())
 
 
 @dataclass
@@ -153,7 +68,7 @@ class Report:
             self.first = time
         if self.last is None or time > self.last:
             self.last = time
-        thumb = thumbnail(key)
+        thumb = logs.thumbnail(key)
         if thumb is None:
             self.outcomes[_ORIGINAL[outcome]] += 1
             return
@@ -173,16 +88,6 @@ class Report:
         """Whether a per-key table had to drop keys: its counts are then lower bounds."""
         tables = [self.sizes, self.thumbnails, self.originals, *self.sizes_by_ext.values()]
         return any(table.dropped for table in tables)
-
-
-def size_label(spec: ThumbnailSpec) -> str:
-    """The part of a thumbnail key after the stem, without extension: ``200x200``, ``400x0_fit``, ``200x200@2x``."""
-    label = f"{spec.width}x{spec.height}"
-    if spec.mode:
-        label += f"_{spec.mode}"
-    if spec.dpr > 1:
-        label += f"@{spec.dpr}x"
-    return label
 
 
 def analyze(paths: list[str], capacity: int, stats: logs.ReadStats) -> Report:

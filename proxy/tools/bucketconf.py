@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy import stored
+
 RESIZER_PATH = "resize.php?src="
 LIFECYCLE_RULE_ID = "expire-thumbnails"
 PUBLIC_READ_SID = "PublicReadForWebsiteTopology"
@@ -81,7 +83,7 @@ def expire_rule(days: int) -> dict[str, Any]:
     return {
         "ID": LIFECYCLE_RULE_ID,
         "Status": "Enabled",
-        "Filter": {"Tag": {"Key": "thumbnail", "Value": "true"}},
+        "Filter": stored.lifecycle_filter(),
         "Expiration": {"Days": days},
     }
 

@@ -11,9 +11,12 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
+from proxy.errors import BadRequest
+from proxy.keys import parse_thumbnail, split_thumbnail
 from proxy.observe import accesslog
 from proxy.tools import s3log
 
@@ -129,3 +132,31 @@ def reference_time(text: str) -> datetime:
     except ValueError:
         raise ValueError(f"--now: {text!r} is not an ISO 8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Thumbnail(NamedTuple):
+    """What the report counts of a thumbnail key."""
+
+    stem: str  # the original's key without extension
+    size: str  # as ``ThumbnailSpec.label`` writes it
+    ext: str  # lower case
+
+
+def thumbnail(key: str) -> Thumbnail | None:
+    """The thumbnail a key names; None for an original or an invalid key (as ``parse_thumbnail`` decides)."""
+    parts = split_thumbnail(key)
+    if parts is None:
+        return None
+    stem, rest = parts
+    size = _size(rest)
+    return None if size is None else Thumbnail(stem, *size)
+
+
+@lru_cache(maxsize=4096)
+def _size(rest: str) -> tuple[str, str] | None:
+    """Size label and lower-case extension of a thumbnail key's ``rest``, None if invalid: few distinct ones."""
+    try:
+        spec = parse_thumbnail("x" + rest)
+    except BadRequest:
+        return None
+    return None if spec is None else (spec.label, spec.ext.lower())

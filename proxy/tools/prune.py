@@ -154,7 +154,7 @@ class Tally:
     doomed: int = 0
     bytes: int = 0
 
-    def add(self, checked: int, doomed: list[b.Generated]) -> None:
+    def add(self, checked: int, doomed: list[b.Thumbnail]) -> None:
         self.candidates += checked
         self.doomed += len(doomed)
         self.bytes += sum(g.size for g in doomed)

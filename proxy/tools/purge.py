@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     s3 = b.client(config)
     b.require_bucket(s3, config.bucket)
     started = time.monotonic()
-    doomed: list[b.Generated] = []
+    doomed: list[b.Thumbnail] = []
     skipped = 0
     for original in dict.fromkeys(args.keys):
         candidates = thumbnail_candidates(s3, config.bucket, original)

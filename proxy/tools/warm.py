@@ -1,7 +1,7 @@
 """``warm --sizes=200x200,400x0``: make the thumbnails of every original under a prefix before anyone asks.
 
 Per original: one GET, one ``render_many`` (one decode, every size), one conditional PUT per size with the
-proxy's own write parameters (``service.thumbnail_put_args``), so S3 ends up exactly as if the proxy had made
+proxy's own write parameters (``proxy.stored``), so S3 ends up exactly as if the proxy had made
 them. Thumbnails that exist are skipped, so an interrupted run is resumed by running it again.
 """
 
@@ -21,14 +21,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from proxy.config import Config
-from proxy.errors import BadRequest, ProxyError
+from proxy.errors import BadRequest, Forbidden, ProxyError
 from proxy.imaging.render import RenderOptions, render_many
 from proxy.keys import ThumbnailSpec, parse_thumbnail
-from proxy.service.image_service import thumbnail_put_args
+from proxy.policy import check_size
 from proxy.storage.s3 import Lookup, ObjectStore, PutResult, S3Object
+from proxy.stored import WriteParams, thumbnail_write
 from proxy.tools import bucket as b
 from proxy.tools import logs
-from proxy.tools.analyze_logs import BoundedCounter, size_label, thumbnail
+from proxy.tools.counters import BoundedCounter
 from proxy.tools.progress import Progress
 
 # What decides how thumbnails look and are stored: warm takes them exactly as serve does.
@@ -107,12 +108,14 @@ def parse_sizes(text: str, config: Config) -> list[str]:
             spec = parse_thumbnail(f"x_{label}.jpg")
         except BadRequest as exc:
             raise b.ToolError(f"--sizes: {label!r}: {exc.reason}") from None
-        if spec is None or size_label(spec) != label:
+        if spec is None or spec.label != label:
             raise b.ToolError(f"--sizes: {label!r} is not WxH[_mode][@Nx]")
-        if max(spec.target_width, spec.target_height) > config.max_dimension:
-            raise b.ToolError(f"--sizes: {label} is over --max-dimension {config.max_dimension}")
-        if config.allowed_sizes and spec.size not in config.allowed_sizes:
-            raise b.ToolError(f"--sizes: {label} is not in --allowed-sizes")
+        try:
+            check_size(spec, config.max_dimension, config.allowed_sizes)
+        except BadRequest:
+            raise b.ToolError(f"--sizes: {label} is over --max-dimension {config.max_dimension}") from None
+        except Forbidden:
+            raise b.ToolError(f"--sizes: {label} is not in --allowed-sizes") from None
         if label not in labels:
             labels.append(label)
     return labels
@@ -125,7 +128,7 @@ def sizes_from_logs(paths: list[str], top: int) -> list[str]:
     """The ``top`` most requested thumbnail sizes (hits and misses; errors do not count)."""
     counts = BoundedCounter(SIZES_KEPT)
     for request in logs.requests(paths):
-        if request.outcome != logs.ERROR and (named := thumbnail(request.key)) is not None:
+        if request.outcome != logs.ERROR and (named := logs.thumbnail(request.key)) is not None:
             counts.add(named.size)
     return [label for label, _ in counts.most_common(top)]
 
@@ -192,9 +195,9 @@ def _complete(stem: str, entry: _Stem, labels: list[str]) -> Iterator[tuple[str,
 class Warmer:
     """Fetch, render all sizes from one decode, store: ``concurrency`` originals at a time."""
 
-    def __init__(self, config: Config, concurrency: int, progress: Progress, summary: Summary) -> None:
+    def __init__(self, config: Config, s3: Any, concurrency: int, progress: Progress, summary: Summary) -> None:
         self.config = config
-        self.store = ObjectStore(config)
+        self.store = ObjectStore(config, client=s3)  # the listing's client: one connection pool for all
         self.options = RenderOptions.from_config(config)
         self.renders = ThreadPoolExecutor(config.render_workers, thread_name_prefix="warm-render")
         self.concurrency = concurrency
@@ -237,7 +240,7 @@ class Warmer:
             return
         results = await asyncio.gather(
             *(
-                self.store.put(spec.key, thumb.body, **thumbnail_put_args(self.config, original.info, thumb))
+                self.store.put(spec.key, thumb.body, self._write_params(original, thumb.content_type))
                 for spec, thumb in zip(specs, rendered, strict=True)
             )
         )
@@ -246,6 +249,15 @@ class Warmer:
             self.summary.failures.append(f"{key}: {results.count(PutResult.FAILED)} thumbnail(s) not stored")
         else:
             self.summary.warmed += 1
+
+    def _write_params(self, original: S3Object, content_type: str) -> WriteParams:
+        return thumbnail_write(
+            content_type=content_type,
+            source_key=original.info.key,
+            source_etag=original.info.etag,
+            cache_control=self.config.thumbnail_cache_control,
+            storage_class=self.config.thumbnail_storage_class,
+        )
 
 
 class _Items:
@@ -266,13 +278,19 @@ class _Items:
 
 
 async def warm(
-    config: Config, work: Iterator[tuple[str, list[str]]], total: int, concurrency: int, every: float | None
+    config: Config,
+    work: Iterator[tuple[str, list[str]]],
+    total: int,
+    concurrency: int,
+    every: float | None,
+    s3: Any = None,
 ) -> Summary:
+    """Make the thumbnails of ``work``; ``s3``: the client that lists (its connection pool is shared)."""
     summary = Summary(originals=total)
     progress = Progress("warm", total, every=every)
     started = time.monotonic()
     try:
-        await Warmer(config, concurrency, progress, summary).run(work)
+        await Warmer(config, s3 or b.client(config), concurrency, progress, summary).run(work)
     except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us; report what was done
         summary.interrupted = True
     except (ClientError, BotoCoreError) as exc:  # the listing, read as the work goes: what was done stands
@@ -311,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
         lacking = f"{todo} lacking some of {', '.join(labels)}"
         print(f"warm (dry run): {originals} originals, {lacking}: would make {missing}")
         return 0
-    summary = asyncio.run(warm(config, work(), originals, args.concurrency, args.progress_every))
+    summary = asyncio.run(warm(config, work(), originals, args.concurrency, args.progress_every, s3))
     for failure in summary.failures[:20]:
         print(f"failed: {failure}")
     if len(summary.failures) > 20:
