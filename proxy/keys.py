@@ -37,6 +37,12 @@ CONTENT_TYPES: dict[str, str] = {
     "AVIF": "image/avif",
 }
 
+# --auto-format: a thumbnail whose key asks for JPEG or PNG may be answered in a format the client accepts. That
+# variant is stored under the requested key plus the format's extension (``earth_200x200.jpg.avif``): a key the
+# thumbnail grammar never produces, so it cannot be taken for a thumbnail of another original (``earth.avif``).
+NEGOTIABLE_EXTENSIONS = ("jpg", "jpeg", "png")
+AUTO_FORMATS = ("avif", "webp")
+
 # Loose on purpose: anything shaped like a thumbnail is then validated strictly, so that a near-miss such as
 # ``photo_200x200_blur.jpg`` gets a 400 with a reason rather than a silent 404.
 _THUMB_RE = re.compile(
@@ -90,6 +96,18 @@ class ThumbnailSpec:
             label += f"@{self.dpr}x"
         return label
 
+    @property
+    def negotiable(self) -> bool:
+        """Whether ``--auto-format`` may answer this key in another format."""
+        return self.ext.lower() in NEGOTIABLE_EXTENSIONS
+
+    def variant(self, fmt: str) -> ThumbnailSpec:
+        """The same thumbnail encoded as ``fmt`` (an AUTO_FORMATS entry), stored under ``variant_key``.
+
+        Its ``source_keys`` are not the thumbnail's: look originals up with the thumbnail's own spec.
+        """
+        return ThumbnailSpec(variant_key(self.key, fmt), self.stem, self.width, self.height, self.mode, self.dpr, fmt)
+
     def source_keys(self, source_extensions: tuple[str, ...]) -> list[str]:
         """Candidate originals, in lookup order: ``<stem>.<ext>`` as written, then the configured extensions."""
         keys = [f"{self.stem}.{self.ext}"]
@@ -98,6 +116,23 @@ class ThumbnailSpec:
             if candidate not in keys:
                 keys.append(candidate)
         return keys
+
+
+def variant_key(key: str, fmt: str) -> str:
+    """Where the ``fmt`` variant of the thumbnail ``key`` is stored."""
+    return f"{key}.{fmt}"
+
+
+def variant_of(key: str) -> tuple[ThumbnailSpec, str] | None:
+    """The negotiable thumbnail a variant key answers for, and the variant's format; None for other keys."""
+    base, dot, fmt = key.rpartition(".")
+    if not dot or fmt not in AUTO_FORMATS:
+        return None
+    try:
+        spec = parse_thumbnail(base)
+    except BadRequest:
+        return None
+    return (spec, fmt) if spec is not None and spec.negotiable else None
 
 
 def check_key(key: str) -> str:
