@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proxy.keys import MODES, OUTPUT_FORMATS
+from proxy.keys import AUTO_FORMATS, MODES, OUTPUT_FORMATS
 from proxy.signing import MIN_KEY_LENGTH
 
 
@@ -103,6 +103,19 @@ def _size(text: str) -> tuple[int, int]:
     return (int(w), int(h))
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    """``--auto-format``: ``off`` (or empty), else a list of AUTO_FORMATS in the order to prefer them."""
+    if text.strip().lower() in ("", "off"):
+        return ()
+    formats = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    for fmt in formats:
+        if fmt not in AUTO_FORMATS:
+            raise ValueError(f"'{fmt}' is not one of {', '.join(AUTO_FORMATS)} (or off)")
+    if len(set(formats)) != len(formats):
+        raise ValueError("a format is listed twice")
+    return formats
+
+
 def _signing_key(text: str) -> str:
     value = text.strip()
     if len(value) < MIN_KEY_LENGTH:
@@ -173,6 +186,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("write-back", _bool, True, "Store rendered thumbnails in S3.", flag=True),
     Option(
+        "auto-format",
+        _formats,
+        (),
+        "Answer JPEG/PNG thumbnail keys in the first of these formats (avif, webp) that the request's Accept "
+        "lists explicitly, stored under <key>.<format>; off: always the format the key names.",
+    ),
+    Option(
         "conditional-write",
         _choice("auto", "on", "off"),
         "auto",
@@ -241,6 +261,7 @@ class Config:
     thumbnail_storage_class: str
     thumbnail_cache_control: str
     write_back: bool
+    auto_format: tuple[str, ...]
     conditional_write: str
     jpeg_quality: int
     webp_quality: int

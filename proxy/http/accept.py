@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ..keys import CONTENT_TYPES, OUTPUT_FORMATS
+from proxy.keys import CONTENT_TYPES, OUTPUT_FORMATS
 
 MAX_HEADER = 4096  # longer ones are not negotiated (nor cached): no browser sends more than a few hundred bytes
 CACHED_HEADERS = 256

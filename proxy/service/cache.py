@@ -26,6 +26,8 @@ class CachedObject:
     last_modified: datetime
     cache_control: str | None
     fetched_at: float  # time.monotonic() when S3 last confirmed it
+    generated: bool = False  # a thumbnail we made (rendered here, or stored with our metadata)
+    variant: bool = False  # a negotiated variant in another format than its key's thumbnail asks for
 
 
 class MemoryCache:
