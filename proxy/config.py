@@ -275,11 +275,13 @@ class Config:
         return int(self.max_source_mb * 1024 * 1024)
 
     @property
-    def render_workers(self) -> int:
+    def render_thread_count(self) -> int:
+        """Threads of the render pool: ``--render-threads``, or one per core."""
         return self.render_threads or (os.cpu_count() or 1)
 
     @property
-    def worker_processes(self) -> int:
+    def process_count(self) -> int:
+        """Processes of ``serve`` sharing the port: ``--processes``, or one per core."""
         return self.processes or (os.cpu_count() or 1)
 
     @classmethod
@@ -442,7 +444,7 @@ def _validated(config: Config) -> Config:
             raise ConfigError(f"invalid value for --source-extensions: '{ext}' is not an image extension")
     if config.sign_originals and not config.signing_key:
         raise ConfigError("--sign-originals needs --signing-key")
-    if bool(config.admin_port) != bool(config.admin_address) and config.admin_address:
+    if config.admin_address and not config.admin_port:
         raise ConfigError("--admin-address needs --admin-port")
     if config.admin_port and config.admin_port == config.port:
         raise ConfigError("--admin-port must differ from --port (0 serves the admin endpoints on the main port)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from proxy.cli import build_parser
-from proxy.config import OPTIONS, ConfigError, example_file, format_default, load, read_config_file
+from proxy.config import OPTIONS, Config, ConfigError, example_file, format_default, load, read_config_file
 from proxy.config import from_args as config_from_args
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,3 +158,18 @@ def test_serve_help_lists_every_option_with_its_default():
         assert f"--{option.name}" in help_text, option.name
         shown = format_default(option) or "(none)"
         assert f"Default: {shown}. Env: {option.env}." in help_text, option.name
+
+
+def test_admin_address_needs_admin_port_and_nothing_else():
+    environ = {"S3RP_BUCKET": "b"}
+    assert load({"admin-address": "127.0.0.1", "admin-port": "9000"}, environ=environ).admin_port == 9000
+    assert load({"admin-port": "9000"}, environ=environ).admin_address == ""  # the port alone: main address
+    with pytest.raises(ConfigError, match="--admin-address needs --admin-port"):
+        load({"admin-address": "127.0.0.1", "admin-port": "0"}, environ=environ)
+
+
+def test_thread_and_process_counts():
+    assert Config.defaults(bucket="b", render_threads=3, processes=2).render_thread_count == 3
+    assert Config.defaults(bucket="b", render_threads=3, processes=2).process_count == 2
+    config = Config.defaults(bucket="b", render_threads=0, processes=0)
+    assert config.render_thread_count == config.process_count == (os.cpu_count() or 1)

@@ -196,7 +196,7 @@ class Warmer:
         self.config = config
         self.store = ObjectStore(config)
         self.options = RenderOptions.from_config(config)
-        self.renders = ThreadPoolExecutor(config.render_workers, thread_name_prefix="warm-render")
+        self.renders = ThreadPoolExecutor(config.render_thread_count, thread_name_prefix="warm-render")
         self.concurrency = concurrency
         self.progress = progress
         self.summary = summary
