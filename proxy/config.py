@@ -186,7 +186,8 @@ def option(
     return result
 
 
-WHERE = Group("Where: the bucket and the listener")
+BUCKET = Group("The bucket and how S3 is reached")
+LISTENER = Group("The listener")
 CACHE = Group("The memory cache")
 THUMBNAILS = Group("Thumbnails: what is made and how it is stored")
 PIPELINE = Group("The image pipeline")
@@ -199,17 +200,18 @@ S3, RENDER = Scope.S3, Scope.RENDER  # shorter, for the declarations below
 class Config:
     """The typed settings of one run: each field is one option, declared here once (``OPTIONS`` derives)."""
 
-    bucket: str = option(_str, "", "S3 bucket to serve (required).", WHERE, S3)
-    address: str = option(_str, "0.0.0.0", "Address to listen on.", WHERE)
-    port: int = option(_int(0, 65535), 8080, "Port to listen on.", WHERE)
+    bucket: str = option(_str, "", "The S3 bucket of the originals and thumbnails (required).", BUCKET, S3)
     s3_endpoint: str | None = option(
-        _optional_str, None, "S3 endpoint URL (S3-compatible stores, moto); empty: AWS.", WHERE, S3
+        _optional_str, None, "S3 endpoint URL (S3-compatible stores, moto); empty: AWS.", BUCKET, S3
     )
-    region: str = option(_str, "us-east-1", "AWS region of the bucket.", WHERE, S3)
-    s3_connect_timeout: float = option(_float(0.1), 3.0, "Seconds to wait for a connection to S3.", WHERE, S3)
-    s3_read_timeout: float = option(_float(0.1), 10.0, "Seconds to wait for S3 to send data.", WHERE, S3)
-    s3_max_attempts: int = option(_int(1, 10), 2, "Attempts per S3 call (botocore standard retry mode).", WHERE, S3)
-    io_threads: int = option(_int(1, 512), 32, "Threads (and pooled S3 connections) for S3 calls.", WHERE)
+    region: str = option(_str, "us-east-1", "AWS region of the bucket.", BUCKET, S3)
+    s3_connect_timeout: float = option(_float(0.1), 3.0, "Seconds to wait for a connection to S3.", BUCKET, S3)
+    s3_read_timeout: float = option(_float(0.1), 10.0, "Seconds to wait for S3 to send data.", BUCKET, S3)
+    s3_max_attempts: int = option(_int(1, 10), 2, "Attempts per S3 call (botocore standard retry mode).", BUCKET, S3)
+    io_threads: int = option(_int(1, 512), 32, "Threads (and pooled S3 connections) for S3 calls.", BUCKET)
+
+    address: str = option(_str, "0.0.0.0", "Address to listen on.", LISTENER)
+    port: int = option(_int(0, 65535), 8080, "Port to listen on.", LISTENER)
 
     cache_mb: int = option(_int(0), 256, "Size of the in-memory LRU of hot objects, in MB (0 disables it).", CACHE)
     stream_threshold_mb: float = option(_float(0.001), 8.0, "Objects larger than this are streamed, not cached.", CACHE)
@@ -343,6 +345,13 @@ def option_names(scope: Scope) -> tuple[str, ...]:
     return tuple(option.name for option in OPTIONS if option.scope is scope)
 
 
+def describe(option: Option) -> str:
+    """An option's help, with the values it takes when they are a fixed set (``--help``, the conf file)."""
+    if option.choices:
+        return f"{option.help} One of: {', '.join(option.choices)}."
+    return option.help
+
+
 def add_arguments(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
     """One flag per option (or per option in ``names``, for the bucket tools); defaults stay None so that only
     what the user typed overrides env and file."""
@@ -354,7 +363,7 @@ def add_arguments(parser: argparse.ArgumentParser, names: Collection[str] | None
         section = parser.add_argument_group(group.heading)
         for option in options:
             default = format_default(option) or "(none)"
-            help_text = f"{option.help} Default: {default}. Env: {option.env}."
+            help_text = f"{describe(option)} Default: {default}. Env: {option.env}."
             if option.flag:
                 section.add_argument(
                     f"--{option.name}", action=argparse.BooleanOptionalAction, default=None, help=help_text
@@ -441,7 +450,7 @@ def example_file() -> str:
         for option in options:
             lines += [
                 "",
-                f"# {option.help} Env: {option.env}.",
+                f"# {describe(option)} Env: {option.env}.",
                 f"# {option.name} = {format_default(option)}".rstrip(),
             ]
     return "\n".join(lines) + "\n"

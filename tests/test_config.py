@@ -174,6 +174,9 @@ def test_serve_help_lists_every_option_with_its_default():
         assert f"--{option.name}" in help_text, option.name
         shown = format_default(option) or "(none)"
         assert f"Default: {shown}. Env: {option.env}." in help_text, option.name
+        if option.choices:
+            assert f"One of: {', '.join(option.choices)}. Default: {shown}." in help_text, option.name
+    assert "Resize mode when the key names none. One of: fill, fit, pad, stretch. Default: fill." in help_text
     for group in SECTIONS:
         assert f"{group.heading}:" in help_text  # argparse's group title
 
@@ -239,7 +242,7 @@ def test_sections_are_the_groups_in_declaration_order():
     assert all(option.group is group for group, options in SECTIONS.items() for option in options)
     headings = re.findall(r"^# ---- (.*)$", example_file(), re.M)
     assert headings == [group.heading for group in SECTIONS]
-    assert headings[0] == "Where: the bucket and the listener"
+    assert headings[0] == "The bucket and how S3 is reached"
 
 
 def test_warm_and_the_s3_tools_take_exactly_their_options():
@@ -275,6 +278,16 @@ def test_warm_and_the_s3_tools_take_exactly_their_options():
     for command in (["purge", "a.jpg"], ["prune", "--unused-days=1", "--logs=x"], ["setup-bucket", "--resizer-host=h"]):
         assert taken(command) == set(s3), command
     assert taken(["serve"]) == set(OPTIONS_BY_NAME)
+
+
+@pytest.mark.parametrize("command", ["serve", "warm", "purge", "prune", "setup-bucket"])
+def test_bucket_help_reads_right_for_every_command(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--bucket BUCKET The S3 bucket of the originals and thumbnails (required). Default: (none)." in help_text
+    assert "to serve" not in help_text
 
 
 def test_admin_address_needs_admin_port_and_nothing_else():
