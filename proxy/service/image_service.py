@@ -66,7 +66,7 @@ class ImageService:
         self.store = store or ObjectStore(config)
         self.memory = MemoryCache(config.cache_mb * 1024 * 1024, config.memory_ttl)
         self.missing = NegativeCache(config.negative_ttl)
-        self.renders = RenderPool(config.render_workers, config.render_queue)
+        self.renders = RenderPool(config.render_thread_count, config.render_queue)
         self.render_options = RenderOptions.from_config(config)
         self.originals = OriginalsCache(config.originals_cache_mb * 1024 * 1024, config.originals_ttl)
         self._flights: SingleFlight[_Made] = SingleFlight()

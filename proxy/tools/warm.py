@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from proxy.config import Config
+from proxy.config import Config, Scope, option_names
 from proxy.errors import BadRequest, Forbidden, ProxyError
 from proxy.imaging.render import RenderOptions, render_many
 from proxy.keys import ThumbnailSpec, parse_thumbnail
@@ -33,25 +33,7 @@ from proxy.tools.counters import BoundedCounter
 from proxy.tools.progress import Progress
 
 # What decides how thumbnails look and are stored: warm takes them exactly as serve does.
-RENDER_OPTIONS = (
-    "default-mode",
-    "source-extensions",
-    "thumbnail-storage-class",
-    "thumbnail-cache-control",
-    "conditional-write",
-    "jpeg-quality",
-    "webp-quality",
-    "avif-quality",
-    "jpeg-progressive",
-    "png-compress-level",
-    "animation",
-    "render-threads",
-    "max-dimension",
-    "allowed-sizes",
-    "max-source-megapixels",
-    "max-source-mb",
-    "max-animation-megapixels",
-)
+RENDER_OPTIONS = option_names(Scope.RENDER)
 
 
 def add_parser(commands: Any) -> None:
@@ -199,7 +181,7 @@ class Warmer:
         self.config = config
         self.store = ObjectStore(config, client=s3)  # the listing's client: one connection pool for all
         self.options = RenderOptions.from_config(config)
-        self.renders = ThreadPoolExecutor(config.render_workers, thread_name_prefix="warm-render")
+        self.renders = ThreadPoolExecutor(config.render_thread_count, thread_name_prefix="warm-render")
         self.concurrency = concurrency
         self.progress = progress
         self.summary = summary
