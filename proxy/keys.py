@@ -135,6 +135,18 @@ def variant_of(key: str) -> tuple[ThumbnailSpec, str] | None:
     return (spec, fmt) if spec is not None and spec.negotiable else None
 
 
+def answered_thumbnail(key: str) -> ThumbnailSpec | None:
+    """The thumbnail a key answers for: its own, or a variant key's; None for originals and invalid keys."""
+    try:
+        spec = parse_thumbnail(key)
+    except BadRequest:
+        return None
+    if spec is not None:
+        return spec
+    variant = variant_of(key)
+    return variant[0] if variant is not None else None
+
+
 def check_key(key: str) -> str:
     """Reject keys that are unsafe or not canonical (BadRequest); return the key unchanged otherwise."""
     if not key:
