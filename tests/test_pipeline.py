@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import math
 from typing import Any
 
 import pytest
-from PIL import Image, ImageChops, ImageOps, ImageStat, features
+from PIL import Image, ImageOps, features
 
 from tests import corpus
+from tests.images import psnr
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 if features.check("avif"):
@@ -33,12 +33,6 @@ def fetch(http: Any, proxy: Any, key: str) -> Image.Image:
 
 def close(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 12) -> bool:
     return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
-    mse = sum(value**2 for value in ImageStat.Stat(diff).rms) / 3
-    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
 def test_dimensions_for_every_mode_and_dpr(proxy, s3, bucket, http):
