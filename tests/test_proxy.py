@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import http.client
 from typing import Any
-
-import requests
 
 from tests.harness import free_port
 from tests.images import opened, quadrants, solid
@@ -211,26 +208,6 @@ def test_failed_write_back_does_not_fail_the_response(proxy, s3, bucket, spy, ht
     proxy.flush()
     assert spy.count("PUT", "/earth_60x60.jpg", 500) >= 1
     assert "earth_60x60.jpg" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-
-
-def test_concurrent_identical_misses_share_one_render_and_one_put(proxy, s3, bucket, spy, http):
-    put(s3, bucket, "earth.jpg", quadrants(1600, 1200))
-    release = spy.stall("GET", "/earth.jpg")  # hold the original so all 20 requests pile up on one flight
-
-    def fetch(_: int) -> requests.Response:
-        with requests.Session() as session:
-            return session.get(f"{proxy.url}/earth_300x300.jpg", timeout=30)
-
-    with concurrent.futures.ThreadPoolExecutor(20) as pool:
-        futures = [pool.submit(fetch, i) for i in range(20)]
-        assert spy.wait_for(lambda: spy.count("GET", "/earth_300x300.jpg") >= 1)
-        release.set()
-        responses = [f.result() for f in futures]
-    assert {r.status_code for r in responses} == {200}
-    assert len({r.content for r in responses}) == 1
-    proxy.flush()
-    assert spy.count("GET", "/earth.jpg") == 1
-    assert spy.count("PUT", "/earth_300x300.jpg") == 1
 
 
 def test_large_objects_are_streamed_not_cached(start_proxy, s3, bucket, spy, http):

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -90,14 +91,17 @@ class _Made:
 class ImageService:
     """Serves one bucket: objects as they are, thumbnails made on a miss and stored back."""
 
-    def __init__(self, config: Config, store: ObjectStore | None = None) -> None:
+    def __init__(
+        self, config: Config, store: ObjectStore | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config
         self.store = store or ObjectStore(config)
-        self.memory = MemoryCache(config.cache_mb * 1024 * 1024, config.memory_ttl)
-        self.missing = NegativeCache(config.negative_ttl)
+        self.clock = clock  # what the TTLs count in (tests pass a fake one); timings use time.monotonic()
+        self.memory = MemoryCache(config.cache_mb * 1024 * 1024, config.memory_ttl, clock)
+        self.missing = NegativeCache(config.negative_ttl, clock=clock)
         self.renders = RenderPool(config.render_workers, config.render_queue)
         self.render_options = RenderOptions.from_config(config)
-        self.originals = OriginalsCache(config.originals_cache_mb * 1024 * 1024, config.originals_ttl)
+        self.originals = OriginalsCache(config.originals_cache_mb * 1024 * 1024, config.originals_ttl, clock)
         self._flights: SingleFlight[_Made] = SingleFlight()
         self._original_flights: SingleFlight[S3Object | None] = SingleFlight()
         self._revalidations: SingleFlight[CachedObject | None] = SingleFlight()
@@ -185,7 +189,7 @@ class ImageService:
             if_none_match=cached.etag,
         )
         if found is NOT_MODIFIED:
-            confirmed = replace(cached, fetched_at=time.monotonic())
+            confirmed = replace(cached, fetched_at=self.clock())
             self.memory.put(confirmed)
             return confirmed
         self.memory.discard(cached.key)
@@ -239,7 +243,7 @@ class ImageService:
             etag='"' + hashlib.md5(rendered.body).hexdigest() + '"',  # what S3 will give the stored copy
             last_modified=datetime.now(UTC).replace(microsecond=0),
             cache_control=self.config.thumbnail_cache_control,
-            fetched_at=done,
+            fetched_at=self.clock(),
         )
         self.memory.put(obj)
         if self.config.write_back:
@@ -272,7 +276,7 @@ class ImageService:
             etag=info.etag,
             last_modified=info.last_modified,
             cache_control=info.cache_control,
-            fetched_at=time.monotonic(),
+            fetched_at=self.clock(),
         )
         self.memory.put(obj)
         return obj
