@@ -7,14 +7,9 @@ from PIL import features
 
 from proxy.errors import BadRequest
 from proxy.keys import MAX_KEY_BYTES, ThumbnailSpec, check_key, parse_thumbnail, split_thumbnail
+from tests.harness import spec
 
 SOURCE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif")
-
-
-def parsed(key: str) -> ThumbnailSpec:
-    spec = parse_thumbnail(key)
-    assert spec is not None, key
-    return spec
 
 
 # ---- check_key --------------------------------------------------------------------------------------------
@@ -67,11 +62,11 @@ def test_check_key_refuses_unsafe_keys_with_a_reason(key, reason):
 
 
 def test_a_thumbnail_key_parses_into_its_parts():
-    assert parsed("photos/earth_200x150.jpg") == ThumbnailSpec(
+    assert spec("photos/earth_200x150.jpg") == ThumbnailSpec(
         key="photos/earth_200x150.jpg", stem="photos/earth", width=200, height=150, mode=None, dpr=1, ext="jpg"
     )
-    spec = parsed("a.b/my photo_300x200_fit@2x.WebP")
-    assert (spec.stem, spec.width, spec.height, spec.mode, spec.dpr, spec.ext) == (
+    thumb = spec("a.b/my photo_300x200_fit@2x.WebP")
+    assert (thumb.stem, thumb.width, thumb.height, thumb.mode, thumb.dpr, thumb.ext) == (
         "a.b/my photo",
         300,
         200,
@@ -79,7 +74,7 @@ def test_a_thumbnail_key_parses_into_its_parts():
         2,
         "WebP",
     )
-    assert (spec.format, spec.content_type) == ("WEBP", "image/webp")
+    assert (thumb.format, thumb.content_type) == ("WEBP", "image/webp")
 
 
 @pytest.mark.parametrize(
@@ -94,14 +89,14 @@ def test_a_thumbnail_key_parses_into_its_parts():
     ],
 )
 def test_size_is_as_written_and_the_target_multiplied_by_the_density(key, size, target):
-    spec = parsed(key)
-    assert spec.size == size
-    assert (spec.target_width, spec.target_height) == target
+    thumb = spec(key)
+    assert thumb.size == size
+    assert (thumb.target_width, thumb.target_height) == target
 
 
 @pytest.mark.parametrize("mode", ["fill", "fit", "pad", "stretch"])
 def test_every_mode_parses(mode):
-    assert parsed(f"a_10x10_{mode}.png").mode == mode
+    assert spec(f"a_10x10_{mode}.png").mode == mode
 
 
 @pytest.mark.parametrize(
@@ -116,13 +111,13 @@ def test_every_mode_parses(mode):
     ],
 )
 def test_the_extension_picks_the_output_format(ext, fmt, content_type):
-    spec = parsed(f"a_10x10.{ext}")
-    assert (spec.format, spec.content_type, spec.ext) == (fmt, content_type, ext)
+    thumb = spec(f"a_10x10.{ext}")
+    assert (thumb.format, thumb.content_type, thumb.ext) == (fmt, content_type, ext)
 
 
 def test_the_stem_is_the_longest_possible():
-    assert parsed("a_1x2_3x4.jpg").stem == "a_1x2"
-    assert parsed("IMG_1024x768_200x200.jpg").stem == "IMG_1024x768"
+    assert spec("a_1x2_3x4.jpg").stem == "a_1x2"
+    assert spec("IMG_1024x768_200x200.jpg").stem == "IMG_1024x768"
 
 
 @pytest.mark.parametrize(
@@ -169,7 +164,7 @@ def test_keys_shaped_like_a_thumbnail_but_invalid_are_400_with_a_reason(key, rea
 
 def test_avif_is_a_400_only_when_pillow_cannot_encode_it():
     if features.check("avif"):
-        assert parsed("p_10x10.avif").format == "AVIF"
+        assert spec("p_10x10.avif").format == "AVIF"
     else:
         with pytest.raises(BadRequest):
             parse_thumbnail("p_10x10.avif")
@@ -179,15 +174,15 @@ def test_avif_is_a_400_only_when_pillow_cannot_encode_it():
 
 
 def test_source_keys_try_the_extension_as_written_then_the_configured_ones_once_each():
-    assert parsed("photos/a_10x10.webp").source_keys(SOURCE_EXTENSIONS) == [
+    assert spec("photos/a_10x10.webp").source_keys(SOURCE_EXTENSIONS) == [
         "photos/a.webp",
         "photos/a.jpg",
         "photos/a.jpeg",
         "photos/a.png",
         "photos/a.gif",
     ]
-    assert parsed("a_10x10.JPG").source_keys(("jpg", "png")) == ["a.JPG", "a.jpg", "a.png"]  # case kept
-    assert parsed("a_10x10.png").source_keys(()) == ["a.png"]
+    assert spec("a_10x10.JPG").source_keys(("jpg", "png")) == ["a.JPG", "a.jpg", "a.png"]  # case kept
+    assert spec("a_10x10.png").source_keys(()) == ["a.png"]
 
 
 # ---- split_thumbnail ------------------------------------------------------------------------------------
@@ -214,11 +209,11 @@ def test_the_rest_alone_decides_validity(key):
 
     def outcome(k: str) -> object:
         try:
-            spec = parse_thumbnail(k)
+            thumb = parse_thumbnail(k)
         except BadRequest as exc:
             return exc.reason
-        assert spec is not None
-        return (spec.width, spec.height, spec.mode, spec.dpr, spec.ext)
+        assert thumb is not None
+        return (thumb.width, thumb.height, thumb.mode, thumb.dpr, thumb.ext)
 
     split = split_thumbnail(key)
     assert split is not None

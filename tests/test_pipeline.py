@@ -9,16 +9,13 @@ import pytest
 from PIL import Image, ImageOps, features
 
 from tests import corpus
+from tests.harness import put, stored_keys
 from tests.images import psnr
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 if features.check("avif"):
     CONTENT_TYPES["AVIF"] = "image/avif"
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "AVIF": "avif"}
-
-
-def put(s3: Any, bucket: str, key: str, body: bytes, content_type: str = "image/jpeg") -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
 def fetch(http: Any, proxy: Any, key: str) -> Image.Image:
@@ -251,8 +248,7 @@ def test_hostile_or_broken_originals_are_422_and_never_stored(start_proxy, s3, b
         assert 0 < len(response.text) < 200 and "Traceback" not in response.text, name
     proxy.flush()
     assert spy.count("PUT", "") == 0
-    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
-    assert keys == set(originals)
+    assert stored_keys(s3, bucket) == set(originals)
     assert http.get(f"{proxy.url}/healthz").status_code == 200
 
 

@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-import http.client
-from typing import Any
-
-from tests.harness import free_port
+from tests.harness import free_port, put, raw, stored_keys
 from tests.images import opened, quadrants, solid
-
-
-def raw(base: str, path: str, method: str = "GET") -> tuple[int, http.client.HTTPMessage, bytes]:
-    """Send a path exactly as written (requests would normalise '..', '//' and encodings)."""
-    conn = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        conn.close()
-
-
-def put(s3: Any, bucket: str, key: str, body: bytes, content_type: str = "image/jpeg", **extra: Any) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
 
 
 def test_serves_existing_object_from_s3_then_memory(proxy, s3, bucket, spy, http):
@@ -129,7 +111,7 @@ def test_missing_original_is_404_and_nothing_is_written(proxy, s3, bucket, spy, 
     assert response.headers["Content-Type"].startswith("text/plain")
     proxy.flush()
     assert spy.count("PUT", "") == 0
-    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+    assert stored_keys(s3, bucket) == set()
     # Remembered briefly: a second ask does not go to S3 again.
     before = len(spy.seen)
     assert http.get(f"{proxy.url}/nothing_200x200.jpg").status_code == 404
@@ -207,7 +189,7 @@ def test_failed_write_back_does_not_fail_the_response(proxy, s3, bucket, spy, ht
     assert response.status_code == 200 and opened(response.content).size == (60, 60)
     proxy.flush()
     assert spy.count("PUT", "/earth_60x60.jpg", 500) >= 1
-    assert "earth_60x60.jpg" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert "earth_60x60.jpg" not in stored_keys(s3, bucket)
 
 
 def test_large_objects_are_streamed_not_cached(start_proxy, s3, bucket, spy, http):

@@ -10,15 +10,9 @@ from PIL import Image, ImageFile, features
 
 from proxy.errors import Unprocessable
 from proxy.imaging.render import RenderOptions, plan, render, render_many, target_box
-from proxy.keys import ThumbnailSpec, parse_thumbnail
 from tests import corpus
+from tests.harness import spec
 from tests.images import opened, psnr
-
-
-def spec(key: str) -> ThumbnailSpec:
-    parsed = parse_thumbnail(key)
-    assert parsed is not None
-    return parsed
 
 
 @pytest.fixture
