@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
@@ -45,17 +46,13 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 @pytest.fixture
 def open_store(spy: S3Spy, bucket: str) -> Iterator[Callable[..., ObjectStore]]:
     """An ObjectStore on ``bucket`` through the spy (one attempt per call); options as Config overrides."""
-    stores: list[ObjectStore] = []
+    with contextlib.ExitStack() as closing:
 
-    def make(**overrides: Any) -> ObjectStore:
-        options: dict[str, Any] = {"bucket": bucket, "s3_endpoint": spy.url, "s3_max_attempts": 1, **overrides}
-        store = ObjectStore(Config.defaults(**options))
-        stores.append(store)
-        return store
+        def make(**overrides: Any) -> ObjectStore:
+            options = {"bucket": bucket, "s3_endpoint": spy.url, "s3_max_attempts": 1, **overrides}
+            return closing.enter_context(contextlib.closing(ObjectStore(Config.defaults(**options))))
 
-    yield make
-    for store in stores:
-        store.close()
+        yield make
 
 
 @pytest.fixture

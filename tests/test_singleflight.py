@@ -95,7 +95,7 @@ def test_different_keys_run_separately():
     asyncio.run(scenario())
 
 
-def test_a_caller_giving_up_does_not_cancel_the_shared_work():
+def test_callers_giving_up_cancel_nothing_the_others_and_later_callers_get_the_result():
     async def scenario() -> None:
         flights: SingleFlight[object] = SingleFlight()
         work = Work(result="made")
@@ -103,25 +103,11 @@ def test_a_caller_giving_up_does_not_cancel_the_shared_work():
         stayer = asyncio.ensure_future(flights.run("k", work))
         await settle()
         quitter.cancel()
+        stayer.cancel()  # every caller gone: the work goes on all the same
         await settle()
-        assert quitter.cancelled()
-        work.gate.set()
-        assert await stayer == "made"
-        assert (work.runs, work.finished) == (1, 1)
-
-    asyncio.run(scenario())
-
-
-def test_work_continues_when_every_caller_gave_up_and_a_later_caller_joins_it():
-    async def scenario() -> None:
-        flights: SingleFlight[object] = SingleFlight()
-        work = Work(result="made")
-        quitter = asyncio.ensure_future(flights.run("k", work))
-        await settle()
-        quitter.cancel()
-        await settle()
+        assert quitter.cancelled() and stayer.cancelled()
         late = Work(result="not this one")
-        joined = asyncio.ensure_future(flights.run("k", late))
+        joined = asyncio.ensure_future(flights.run("k", late))  # still in flight: joins it
         await settle()
         work.gate.set()
         assert await joined == "made"
