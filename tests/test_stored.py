@@ -51,3 +51,13 @@ def test_the_lifecycle_rule_expires_exactly_what_the_write_tags():
     tag = rule["Filter"]["Tag"]
     assert f"{tag['Key']}={tag['Value']}" == stored.TAGGING
     assert stored.is_tagged([tag])
+
+
+def test_metadata_keys_are_ascii_percent_encoded_only_where_needed_and_decode_back():
+    for key, encoded in (
+        ("photos/été 100%/a.jpg", "photos/%C3%A9t%C3%A9%20100%25/a.jpg"),
+        ("plain/key_(1)@2x.jpg", "plain/key_(1)@2x.jpg"),
+        ("tab\there", "tab%09here"),
+    ):
+        assert stored.metadata_key(key) == encoded and encoded.isascii()
+        assert stored.key_from_metadata(encoded) == key

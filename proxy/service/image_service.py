@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -61,14 +62,17 @@ class _Made:
 class ImageService:
     """Serves one bucket: objects as they are, thumbnails made on a miss and stored back."""
 
-    def __init__(self, config: Config, store: ObjectStore | None = None) -> None:
+    def __init__(
+        self, config: Config, store: ObjectStore | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config
         self.store = store or ObjectStore(config)
-        self.memory = MemoryCache(config.cache_mb * 1024 * 1024, config.memory_ttl)
-        self.missing = NegativeCache(config.negative_ttl)
+        self.clock = clock  # what the TTLs count in (tests pass a fake one); timings use time.monotonic()
+        self.memory = MemoryCache(config.cache_mb * 1024 * 1024, config.memory_ttl, clock)
+        self.missing = NegativeCache(config.negative_ttl, clock=clock)
         self.renders = RenderPool(config.render_thread_count, config.render_queue)
         self.render_options = RenderOptions.from_config(config)
-        self.originals = OriginalsCache(config.originals_cache_mb * 1024 * 1024, config.originals_ttl)
+        self.originals = OriginalsCache(config.originals_cache_mb * 1024 * 1024, config.originals_ttl, clock)
         self._flights: SingleFlight[_Made] = SingleFlight()
         self._original_flights: SingleFlight[S3Object | None] = SingleFlight()
         self._revalidations: SingleFlight[CachedObject | None] = SingleFlight()
@@ -185,7 +189,7 @@ class ImageService:
             if_none_match=cached.etag,
         )
         if found is NOT_MODIFIED:
-            confirmed = replace(cached, fetched_at=time.monotonic())
+            confirmed = replace(cached, fetched_at=self.clock())
             self.memory.put(confirmed)
             return confirmed
         self.memory.discard(cached.key)
@@ -233,10 +237,10 @@ class ImageService:
         finally:
             ticket.release()
         done = time.monotonic()
-        obj = self._made(spec.key, rendered[0], original, done, write_back=not stored)
+        obj = self._made(spec.key, rendered[0], original, write_back=not stored)
         if fmt is not None:  # never more bytes than the requested format: then the variant key holds that
             smaller = rendered[1] if len(rendered[1].body) < len(rendered[0].body) else rendered[0]
-            obj = self._made(specs[1].key, smaller, original, done, variant=smaller is rendered[1])
+            obj = self._made(specs[1].key, smaller, original, variant=smaller is rendered[1])
         return _Made(obj, {"s3": fetched - started, "render": done - fetched})
 
     def _made(
@@ -244,7 +248,6 @@ class ImageService:
         key: str,
         rendered: Rendered,
         original: S3Object,
-        at: float,
         *,
         variant: bool = False,
         write_back: bool = True,
@@ -257,7 +260,7 @@ class ImageService:
             etag='"' + hashlib.md5(rendered.body).hexdigest() + '"',  # what S3 will give the stored copy
             last_modified=datetime.now(UTC).replace(microsecond=0),
             cache_control=self.config.thumbnail_cache_control,
-            fetched_at=at,
+            fetched_at=self.clock(),
             generated=True,
             variant=variant,
         )
@@ -299,7 +302,7 @@ class ImageService:
             etag=info.etag,
             last_modified=info.last_modified,
             cache_control=info.cache_control,
-            fetched_at=time.monotonic(),
+            fetched_at=self.clock(),
             generated=source_of(info.metadata) is not None,
             variant=variant_of(info.key) is not None and info.content_type in VARIANT_TYPES,
         )
