@@ -196,7 +196,7 @@ class ObjectStore:
         if byte_range:
             params["Range"] = byte_range
         try:
-            response = await self.call(self._client.get_object, **params)
+            info, body = await self.call(self._get, params, stream_over, max_bytes)
         except _NotModified:
             return NOT_MODIFIED
         except _BadRange as bad:
@@ -207,15 +207,23 @@ class ObjectStore:
                 log.warning("S3 denied GET of original %s: check the IAM policy", key)
                 raise UpstreamError("S3 denied access to the original") from None
             return None
-        info = _info(key, response)
+        return S3Object(info, body) if isinstance(body, bytes) else Stream(self, info, body)
+
+    def _get(self, params: dict[str, Any], stream_over: int | None, max_bytes: int | None) -> tuple[ObjectInfo, Any]:
+        """GET and, in the same I/O thread, read the body unless it is to be streamed.
+
+        A body left unread holds its pooled connection; if it then waited for a free thread, more bodies than
+        threads would be open at once and botocore would open (and TLS-handshake) connections past the pool.
+        """
+        response = self._client.get_object(**params)
+        info = _info(params["Key"], response)
         body = response["Body"]
         if max_bytes is not None and info.size > max_bytes:
             body.close()
             raise Unprocessable(f"original larger than {max_bytes // (1024 * 1024)} MB")
         if stream_over is not None and info.size > stream_over:
-            return Stream(self, info, body)
-        data = await self.call(_read_capped, body, max_bytes)
-        return S3Object(info, data)
+            return info, body
+        return info, _read_capped(body, max_bytes)
 
     async def put(self, key: str, body: bytes, params: WriteParams) -> PutResult:
         """PUT a new object; never overwrites one that exists where the endpoint supports If-None-Match."""
