@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
     ReadTimeoutError,
+    SSLError,
 )
 
 from proxy.config import Config
@@ -309,10 +311,25 @@ def _translated(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise _client_error(exc) from None
     except (ConnectTimeoutError, ReadTimeoutError):
         raise UpstreamTimeout("S3 timed out") from None
+    except SSLError as exc:
+        raise _tls_failure(exc) from None
     except BotoCoreError as exc:
         raise UpstreamError(f"S3 unreachable: {type(exc).__name__}") from None
     except OSError as exc:  # a socket error while streaming a body
         raise UpstreamError(f"S3 connection failed: {type(exc).__name__}") from None
+
+
+def _tls_failure(exc: SSLError) -> UpstreamError:
+    """A TLS failure: a 502 and a warning with its reason (nothing falls back to an unverified connection)."""
+    error = exc.kwargs.get("error")  # urllib3's SSLError, wrapping what ssl or the hostname check raised
+    cause = error.args[0] if error is not None and error.args and isinstance(error.args[0], Exception) else error
+    # urllib3 checks the hostname itself and raises its CertificateError, a ValueError.
+    if isinstance(cause, ssl.SSLCertVerificationError | ValueError):
+        detail = getattr(cause, "verify_message", None) or str(cause)
+        log.warning("S3 TLS certificate verify failed (%s): %s", detail, exc.kwargs.get("endpoint_url"))
+        return UpstreamError("S3 TLS verification failed")
+    log.warning("S3 TLS handshake failed (%s): %s", cause or exc, exc.kwargs.get("endpoint_url"))
+    return UpstreamError("S3 TLS handshake failed")
 
 
 def _client_error(exc: ClientError) -> Exception:
