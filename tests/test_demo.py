@@ -138,6 +138,11 @@ def test_verbose_shows_moto_and_werkzeug_without_colour_codes_in_a_pipe(tmp_path
     assert not [line for line in console if ANSI.search(line)]
 
 
+def test_serve_has_no_page(proxy, http):
+    assert http.get(f"{proxy.url}/").status_code == 400  # an empty key, as before the demo had a page
+    assert http.get(f"{proxy.url}/demo.json").status_code == 404  # a key like any other, not in the bucket
+
+
 # ---- a busy port ----------------------------------------------------------------------------------------
 
 
