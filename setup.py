@@ -13,10 +13,20 @@ setup(
         "Pillow>=11",
         "cachetools>=5.3",
     ],
+    # The demo's page (HTML, CSS, JS) is served from the package.
+    package_data={"proxy.demo": ["page/*.html", "page/*.css", "page/*.js"]},
     extras_require={
-        # The demo runs moto's S3 server locally.
-        "demo": ["moto[server]>=5.0"],
-        "dev": ["moto[server]>=5.0", "pytest>=8", "pytest-timeout>=2.3", "requests>=2.31", "ruff>=0.6"],
+        # The demo runs moto's S3 server locally: moto's S3 and the two packages its server imports. moto[server]
+        # works too but brings every other AWS service's dependencies (about twice the install time and size).
+        "demo": ["moto[s3]>=5.0", "flask!=2.2.0,!=2.2.1", "flask-cors"],
+        "dev": [
+            "moto[server]>=5.0",
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "requests>=2.31",
+            "ruff>=0.6",
+            "selenium>=4.20",  # tests/test_demo_page.py drives Debian's chromium through chromedriver
+        ],
     },
     entry_points={"console_scripts": ["s3-resize-proxy = proxy.cli:main"]},
 )

@@ -38,8 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from proxy.demo.app import run_demo
 
-    setup_logging("info")
-    return run_demo(port=args.port, address=args.address)
+    return run_demo(port=args.port, address=args.address, verbose=args.verbose, access_log=args.access_log)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--port", type=int, default=8080, help="Proxy port. Default: 8080.")
     demo.add_argument("--address", default="127.0.0.1", help="Proxy address. Default: 127.0.0.1.")
+    demo.add_argument(
+        "--access-log",
+        default="",
+        metavar="PATH",
+        help="Access log file. Default: s3-resize-proxy-demo-PORT.log in the temp dir.",
+    )
+    demo.add_argument("--verbose", action="store_true", help="Also show moto's and werkzeug's log lines.")
     demo.set_defaults(run=_demo)
 
     for module in EXTRA_COMMANDS:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from proxy.config import Config
 from proxy.daemon.processes import supervise
 from proxy.daemon.sdnotify import notify
-from proxy.http.server import bind, serve
+from proxy.http.server import CannotListen, bind, serve
 from proxy.observe import metrics as metrics_module
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,8 @@ def run(config: Config) -> int:
     """``serve``: bind, then run one event loop here or ``--processes`` workers; the exit status."""
     try:
         listeners = bind(config)
-    except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", config.address, config.port, exc)
+    except CannotListen as exc:
+        log.error("%s", exc)  # one line: the address, why, and the flag to change
         return 1
     admin = f", admin on {config.admin_address or config.address}:{listeners.admin_port}" if listeners.admin else ""
     log.info("listening on %s:%d%s, bucket %s", config.address, listeners.port, admin, config.bucket)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -33,12 +34,17 @@ MAX_BODY = 1024 * 1024
 
 
 def make_app(
-    service: ImageService, hooks: RequestHooks | None = None, admin: list[tuple[str, Any, Any]] | None = None
+    service: ImageService,
+    hooks: RequestHooks | None = None,
+    admin: list[tuple[str, Any, Any]] | None = None,
+    extra_routes: list[tuple[str, Any, Any]] | None = None,
 ) -> tornado.web.Application:
-    """The proxy's routes; ``admin`` (healthz, readyz, metrics) first unless they have their own listener."""
+    """The proxy's routes; ``admin`` (healthz, readyz, metrics) first unless they have their own listener, then
+    ``extra_routes`` (the demo's page), before the catch-all object route."""
     return tornado.web.Application(
         [
             *(admin or [(r"/healthz", HealthHandler)]),
+            *(extra_routes or []),
             (r"/resize\.php", ResizePhpHandler, {"service": service}),
             (r"/(.*)", ObjectHandler, {"service": service}),
         ],
@@ -64,18 +70,46 @@ class Listeners:
         return int(self.admin[0].getsockname()[1]) if self.admin else 0
 
 
+class CannotListen(OSError):
+    """A listener could not be bound; its text is one line: the address, why, and the flag that changes it."""
+
+
 def bind(config: Config) -> Listeners:
-    """Bind the listeners (before forking workers, so that they all share them)."""
-    main = bind_sockets(config.port, config.address or None)
-    admin = bind_sockets(config.admin_port, config.admin_address or config.address or None) if config.admin_port else []
+    """Bind the listeners (before forking workers, so that they all share them); CannotListen if one is taken."""
+    main = _bind(config.address, config.port, "--port")
+    admin: list[socket.socket] = []
+    if config.admin_port:
+        try:
+            admin = _bind(config.admin_address or config.address, config.admin_port, "--admin-port")
+        except CannotListen:
+            for sock in main:
+                sock.close()
+            raise
     return Listeners(main, admin)
+
+
+def _bind(address: str, port: int, port_flag: str) -> list[socket.socket]:
+    try:
+        return bind_sockets(port, address or None)
+    except OSError as exc:
+        where = f"{address or '*'}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            error = CannotListen(f"cannot listen on {where}: already in use; choose another port with {port_flag}=N")
+        else:
+            error = CannotListen(f"cannot listen on {where}: {exc.strerror or exc}")
+        error.errno = exc.errno
+        raise error from exc
 
 
 class ProxyServer:
     """One listening proxy in the current event loop."""
 
     def __init__(
-        self, config: Config, service: ImageService | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        config: Config,
+        service: ImageService | None = None,
+        extra_routes: list[tuple[str, Any, Any]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
@@ -86,7 +120,7 @@ class ProxyServer:
         self.service.renders.observe = self.hooks.observe_render
         admin = admin_routes(self.service, self.metrics, self.hooks)
         self._http = HTTPServer(
-            make_app(self.service, self.hooks, None if config.admin_port else admin),
+            make_app(self.service, self.hooks, None if config.admin_port else admin, extra_routes),
             xheaders=True,
             max_body_size=MAX_BODY,
         )
