@@ -177,3 +177,18 @@ def can_encode(fmt: str) -> bool:
 
 def _non_canonical(digits: str) -> bool:
     return len(digits) > 1 and digits.startswith("0")
+
+
+NEGOTIATED_EXTENSIONS = ("avif", "webp")  # what --auto-format may store beside a thumbnail
+
+
+def negotiated_base(key: str) -> str | None:
+    """The thumbnail key of a negotiated variant ``<thumbnail key>.<avif|webp>`` (``earth_200x200.jpg.avif`` ->
+    ``earth_200x200.jpg``); None for any other key."""
+    base, dot, ext = key.rpartition(".")
+    if not dot or ext.lower() not in NEGOTIATED_EXTENSIONS:
+        return None
+    try:
+        return base if parse_thumbnail(base) is not None else None
+    except BadRequest:
+        return None
