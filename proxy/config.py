@@ -210,6 +210,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("access-log", _str, "-", "Access log path ('-': stdout, empty: off)."),
     Option("access-log-format", _choice("text", "json"), "text", "Access log format."),
     Option("log-level", _choice("debug", "info", "warning", "error"), "info", "Level of the application log."),
+    # -- watch: the bucket's event queue
+    Option("queue-url", _str, "", "SQS queue of the bucket's event notifications that watch reads (required there)."),
+    Option("sqs-endpoint", _optional_str, None, "SQS endpoint URL (local or compatible queues); empty: AWS."),
+    Option("warm-sizes", _str, "", "Sizes watch makes of a new or replaced original (as warm --sizes). Empty: none."),
 )
 
 OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -265,6 +269,9 @@ class Config:
     access_log: str
     access_log_format: str
     log_level: str
+    queue_url: str
+    sqs_endpoint: str | None
+    warm_sizes: str
 
     @property
     def stream_threshold_bytes(self) -> int:
@@ -376,6 +383,7 @@ SECTIONS: dict[str, str] = {
     "jpeg-quality": "The image pipeline",
     "max-dimension": "Limits and policy",
     "processes": "Process and operations",
+    "queue-url": "watch: the bucket's event queue",
 }
 
 
