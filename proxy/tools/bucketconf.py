@@ -115,3 +115,72 @@ def iam_policy(bucket: str, part: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+EVENTS_ID = "s3-resize-proxy-watch"  # the Id of our queue configuration in the bucket's notification configuration
+EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+EXAMPLE_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:images-example-com-events"  # conf/*.json's queue
+
+
+def notifications(queue_arn: str, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The notification configuration sending created and removed events to ``queue_arn`` (for watch):
+    ``current``'s other queue, topic, Lambda and EventBridge configurations kept, ours replaced or added."""
+    config = dict(current or {})
+    queues = [q for q in config.get("QueueConfigurations") or [] if q.get("Id") != EVENTS_ID]
+    config["QueueConfigurations"] = [*queues, {"Id": EVENTS_ID, "QueueArn": queue_arn, "Events": EVENTS}]
+    return config
+
+
+def queue_policy(queue_arn: str, bucket: str, part: str) -> dict[str, Any]:
+    """The queue policy that lets S3 send this bucket's events (and no other bucket's) to the queue. The
+    account is the queue's: change ``aws:SourceAccount`` if the bucket belongs to another one."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "BucketEventsFromS3",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": ["sqs:SendMessage"],
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:{part}:s3:::{bucket}"},
+                    "StringEquals": {"aws:SourceAccount": queue_arn.split(":")[4]},
+                },
+            }
+        ],
+    }
+
+
+def watch_iam_policy(bucket: str, queue_arn: str, part: str) -> dict[str, Any]:
+    """What ``watch`` needs: read the queue, and read, list, write and delete thumbnails in the bucket."""
+    objects, whole = f"arn:{part}:s3:::{bucket}/*", f"arn:{part}:s3:::{bucket}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadTheEventQueue",
+                "Effect": "Allow",
+                "Action": [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
+                ],
+                "Resource": queue_arn,
+            },
+            {
+                "Sid": "ReadOriginalsAndThumbnails",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetObjectTagging"],
+                "Resource": objects,
+            },
+            {
+                "Sid": "StoreAndDeleteThumbnails",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"],
+                "Resource": objects,
+            },
+            {"Sid": "ListThumbnailsOfAnOriginal", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": whole},
+        ],
+    }
