@@ -20,6 +20,7 @@ import requests
 
 from proxy.cli import main
 from proxy.config import Config
+from proxy.stored import thumbnail_write
 from proxy.tools import bucketconf
 from proxy.tools.watch import Settings, WatchMetrics, watch
 from tests.harness import free_port
@@ -184,10 +185,19 @@ def test_removed_original_loses_every_variant(proxy, s3, bucket, http, moto_url,
         assert http.get(f"{proxy.url}/{path}").status_code == 200, path
     proxy.flush()
     assert warm_cli(bucket, moto_url) == 0
+    variant = "photos/a b+c_30x30.webp.avif"  # a negotiated variant, stored under the contract
+    made = thumbnail_write(
+        content_type="image/avif",
+        source_key="photos/a b+c.jpg",
+        source_etag=etag(s3, bucket, "photos/a b+c.jpg"),
+        cache_control="public",
+        storage_class="STANDARD",
+    )
+    s3.put_object(Bucket=bucket, Key=variant, Body=b"avif", Metadata=dict(made.metadata), Tagging=made.tagging)
     notify(s3, bucket, queue)
     watcher = start_watcher()
     s3.delete_object(Bucket=bucket, Key="photos/a b+c.jpg")
-    watcher.wait_idle(queue, 1 + 4)
+    watcher.wait_idle(queue, 1 + 5)
     assert {key for key in keys(s3, bucket) if key.startswith("photos/a b")} == set()
     assert keys(s3, bucket) == {
         "photos/other.jpg",

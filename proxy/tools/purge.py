@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from proxy.errors import BadRequest
-from proxy.keys import parse_thumbnail
+from proxy.keys import negotiated_base, parse_thumbnail
 from proxy.tools import bucket as b
 from proxy.tools.progress import Progress
 
@@ -31,12 +31,13 @@ def add_parser(commands: Any) -> None:
 
 
 def thumbnail_candidates(s3: Any, bucket: str, original: str) -> list[str]:
-    """Keys shaped like thumbnails of ``original``'s stem (any size, mode or extension)."""
+    """Keys shaped like thumbnails of ``original``'s stem (any size, mode or extension), and negotiated
+    variants of them (``<thumbnail>.avif``)."""
     stem = original.rsplit(".", 1)[0] if "." in original.rsplit("/", 1)[-1] else original
     keys = []
     for obj in b.list_objects(s3, bucket, prefix=stem + "_"):
         try:
-            spec = parse_thumbnail(obj["Key"])
+            spec = parse_thumbnail(negotiated_base(obj["Key"]) or obj["Key"])
         except BadRequest:
             continue
         if spec is not None and spec.stem == stem and obj["Key"] != original:
