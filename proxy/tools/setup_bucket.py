@@ -118,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.events_queue:
         queue = args.events_queue
-        policy = _dump(conf.queue_policy(queue, bucket, part))
-        print(f"queue policy for {queue} (S3 checks it when the events are set up):\n{policy}")
+        allowed = _dump(conf.queue_policy(queue, bucket, part))
+        print(f"queue policy for {queue} (S3 checks it when the events are set up):\n{allowed}")
         current_events = _get(exists, lambda: s3.get_bucket_notification_configuration(Bucket=bucket))
         events = conf.notifications(queue, current_events)
         step("notifications", current_events, events, lambda: _put_notifications(s3, bucket, events))

@@ -290,6 +290,8 @@ class Watcher:
         self.io = ThreadPoolExecutor(settings.concurrency + 2, thread_name_prefix="watch-io")
         self.receiver = ThreadPoolExecutor(1, thread_name_prefix="watch-receive")
         self.maker = warm.ThumbnailMaker(config, self.store, self.renders)
+        self.slots = asyncio.Semaphore(settings.concurrency)
+        self.room = asyncio.Event()  # set when a held message is finished
         self.held: dict[str, _Held] = {}
         self.tasks: set[asyncio.Future[None]] = set()
         self.keys = _KeyLocks()
@@ -298,8 +300,6 @@ class Watcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set; then within ``drain-seconds`` (and the poll in progress)."""
-        self.slots = asyncio.Semaphore(self.settings.concurrency)
-        self.room = asyncio.Event()
         background = [asyncio.ensure_future(self._heartbeat()), asyncio.ensure_future(self._summaries())]
         stopped = asyncio.ensure_future(stop.wait())
         try:
