@@ -6,14 +6,10 @@ import pytest
 
 from proxy.config import Config
 from proxy.errors import UpstreamError, UpstreamTimeout
-from proxy.storage.sqs import Queue, make_client, queue_region
+from proxy.storage.sqs import Queue, make_client, open_queue, open_queue_arn, queue_region
 from tests.harness import free_port
 from tests.queues import make_queue
 from tests.s3spy import S3Spy
-
-
-def queue_for(config: Config, url: str) -> Queue:
-    return Queue(make_client(config, url, wait_seconds=1), url)
 
 
 @pytest.mark.parametrize(
@@ -35,8 +31,11 @@ def test_queue_region_from_its_url(url, region):
 
 def test_receive_delete_change_visibility_and_send(moto_url):
     queue = make_queue(moto_url, VisibilityTimeout="30")
-    sqs = queue_for(Config.defaults(bucket="b", sqs_endpoint=moto_url), queue.url)
+    sqs = open_queue(Config.defaults(bucket="b", sqs_endpoint=moto_url), queue.url)
     assert sqs.attributes("VisibilityTimeout", "QueueArn") == {"VisibilityTimeout": "30", "QueueArn": queue.arn}
+    by_arn = open_queue_arn(Config.defaults(bucket="b", sqs_endpoint=moto_url), queue.arn)
+    by_arn.set_attributes({"VisibilityTimeout": "40"})
+    assert by_arn.url == queue.url and sqs.attributes("VisibilityTimeout") == {"VisibilityTimeout": "40"}
     assert sqs.send_batch([f"body {i}" for i in range(10)]) == {}
     received = sqs.receive(wait_seconds=1) + sqs.receive(wait_seconds=1)
     assert sorted(m.body for m in received) == sorted(f"body {i}" for i in range(10))
@@ -55,11 +54,11 @@ def test_receive_delete_change_visibility_and_send(moto_url):
 
 def test_errors_are_translated(moto_url):
     config = Config.defaults(bucket="b", sqs_endpoint=moto_url, s3_max_attempts=1)
-    missing = queue_for(config, f"{moto_url}/123456789012/no-such-queue")
+    missing = open_queue(config, f"{moto_url}/123456789012/no-such-queue")
     with pytest.raises(UpstreamError, match="does not exist"):
         missing.receive(wait_seconds=0)
     dead = f"http://127.0.0.1:{free_port()}"
-    unreachable = queue_for(Config.defaults(bucket="b", sqs_endpoint=dead, s3_max_attempts=1), f"{dead}/1/q")
+    unreachable = open_queue(Config.defaults(bucket="b", sqs_endpoint=dead, s3_max_attempts=1), f"{dead}/1/q")
     with pytest.raises(UpstreamError, match="unreachable"):
         unreachable.attributes("QueueArn")
 
@@ -70,7 +69,7 @@ def test_a_stalled_queue_is_a_timeout(moto_url):
     try:
         release = spy.stall("POST", "/")
         config = Config.defaults(bucket="b", sqs_endpoint=spy.url, s3_read_timeout=0.2, s3_max_attempts=1)
-        sqs = Queue(make_client(config, queue.url), queue.url)
+        sqs = Queue(make_client(config), queue.url)
         with pytest.raises(UpstreamTimeout):
             sqs.send_batch(["x"])
         release.set()

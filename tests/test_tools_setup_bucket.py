@@ -131,19 +131,31 @@ def test_events_queue_is_merged_idempotent_and_honours_dry_run(capsys, moto_url,
     theirs = {"Id": "restores", "QueueArn": other.arn, "Events": ["s3:ObjectRestore:Completed"]}
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [theirs]})
     other.drain()
-    args = ["--resizer-host=resizer.example.com", f"--events-queue={queue.arn}"]
+    admins = {"Sid": "Admins", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}
+    admins |= {"Action": ["sqs:*"], "Resource": queue.arn}
+    queue.client.set_queue_attributes(
+        QueueUrl=queue.url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [admins]})}
+    )
+    args = ["--resizer-host=resizer.example.com", f"--events-queue={queue.arn}", f"--sqs-endpoint={moto_url}"]
+
+    def queue_policy():
+        return json.loads(
+            queue.client.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+        )
 
     code, out = setup(capsys, moto_url, bucket, *args, "--dry-run")
-    assert code == 0 and "notifications: would apply" in out
-    assert document_after(out, "notifications: would apply") == bucketconf.notifications(
-        queue.arn, {"QueueConfigurations": [theirs]}
-    )
+    assert code == 0 and "queue policy: would apply" in out and "notifications: would apply" in out
+    events = bucketconf.notifications(queue.arn, {"QueueConfigurations": [theirs]})
+    assert document_after(out, "notifications: would apply") == events
     assert s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"] == [theirs]
+    assert queue_policy()["Statement"] == [admins]
     assert queue.counts() == (0, 0)
 
     code, out = setup(capsys, moto_url, bucket, *args)
-    assert code == 0 and "notifications: applying" in out
-    assert document_after(out, f"queue policy for {queue.arn}") == bucketconf.queue_policy(queue.arn, bucket, "aws")
+    assert code == 0 and "queue policy: applying" in out and "notifications: applying" in out
+    allowed = bucketconf.queue_policy(queue.arn, bucket, "aws", {"Statement": [admins]})
+    assert queue_policy() == allowed == document_after(out, "queue policy: applying")
+    assert allowed["Statement"][0] == admins and allowed["Statement"][1]["Principal"] == {"Service": "s3.amazonaws.com"}
     assert document_after(out, "IAM policy for watch") == bucketconf.watch_iam_policy(bucket, queue.arn, "aws")
     configured = {q["Id"]: q for q in s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]}
     assert configured["restores"] == theirs
@@ -152,7 +164,8 @@ def test_events_queue_is_merged_idempotent_and_honours_dry_run(capsys, moto_url,
     assert [json.loads(body)["Event"] for body in queue.drain()] == ["s3:TestEvent"]  # S3 can send to it
 
     code, again = setup(capsys, moto_url, bucket, *args)
-    assert code == 0 and "notifications: unchanged" in again and "up to date" in again
+    assert code == 0 and "queue policy: unchanged" in again and "notifications: unchanged" in again
+    assert "up to date" in again
     s3.put_object(Bucket=bucket, Key="earth.jpg", Body=b"x")
     assert [json.loads(body)["Records"][0]["eventName"] for body in queue.drain()] == ["ObjectCreated:Put"]
 
@@ -163,3 +176,8 @@ def test_events_queue_arn_is_checked(capsys, moto_url, bucket):
     assert "not an SQS queue ARN" in capsys.readouterr().err
     assert main([*base, "--events-queue=arn:aws:sqs:eu-west-1:123456789012:events"]) == 2
     assert "the queue is in eu-west-1, the bucket in us-east-1" in capsys.readouterr().err
+    assert (
+        main([*base, "--events-queue=arn:aws:sqs:us-east-1:123456789012:no-such-queue", f"--sqs-endpoint={moto_url}"])
+        == 2
+    )
+    assert "--events-queue: the queue does not exist" in capsys.readouterr().err

@@ -49,12 +49,12 @@ def queue_region(url: str) -> str | None:
     return next((label for label in host.split(".") if _REGION.fullmatch(label)), None)
 
 
-def make_client(config: Config, queue_url: str, wait_seconds: float = 0) -> Any:
-    """A botocore SQS client for the queue's region (from its URL, else ``--region``), with the S3 timeouts and
-    retries; a read may last ``wait_seconds`` (a long poll) more."""
+def make_client(config: Config, region: str | None = None, wait_seconds: float = 0) -> Any:
+    """A botocore SQS client for ``region`` (default ``--region``), with the S3 timeouts and retries; a read may
+    last ``wait_seconds`` (a long poll) more."""
     return botocore.session.get_session().create_client(
         "sqs",
-        region_name=queue_region(queue_url) or config.region,
+        region_name=region or config.region,
         endpoint_url=config.sqs_endpoint,
         config=BotoConfig(
             connect_timeout=config.s3_connect_timeout,
@@ -63,6 +63,19 @@ def make_client(config: Config, queue_url: str, wait_seconds: float = 0) -> Any:
             tcp_keepalive=True,
         ),
     )
+
+
+def open_queue(config: Config, url: str, wait_seconds: float = 0) -> Queue:
+    """The queue at ``url``, through a client of the region the URL names (else ``--region``)."""
+    return Queue(make_client(config, queue_region(url), wait_seconds), url)
+
+
+def open_queue_arn(config: Config, arn: str) -> Queue:
+    """The queue named by ``arn`` (``arn:aws:sqs:REGION:ACCOUNT:NAME``), its URL asked of SQS."""
+    _, _, _, region, account, name = arn.split(":", 5)
+    client = make_client(config, region)
+    response = _translated(client.get_queue_url, QueueName=name, QueueOwnerAWSAccountId=account)
+    return Queue(client, response["QueueUrl"])
 
 
 class Queue:
@@ -76,6 +89,9 @@ class Queue:
         """The queue's attributes (``VisibilityTimeout``, ``QueueArn``, ``RedrivePolicy``...) that are set."""
         response = _translated(self.client.get_queue_attributes, QueueUrl=self.url, AttributeNames=list(names))
         return dict(response.get("Attributes") or {})
+
+    def set_attributes(self, attributes: dict[str, str]) -> None:
+        _translated(self.client.set_queue_attributes, QueueUrl=self.url, Attributes=attributes)
 
     def receive(self, wait_seconds: int, count: int = BATCH) -> list[Message]:
         """Up to ``count`` messages, waiting up to ``wait_seconds`` for the first (long polling)."""

@@ -131,14 +131,20 @@ def notifications(queue_arn: str, current: dict[str, Any] | None = None) -> dict
     return config
 
 
-def queue_policy(queue_arn: str, bucket: str, part: str) -> dict[str, Any]:
-    """The queue policy that lets S3 send this bucket's events (and no other bucket's) to the queue. The
-    account is the queue's: change ``aws:SourceAccount`` if the bucket belongs to another one."""
+QUEUE_SID = "BucketEventsFromS3"
+
+
+def queue_policy(queue_arn: str, bucket: str, part: str, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The queue policy with our statement replaced or added (other statements kept): S3 may send this bucket's
+    events, and no other bucket's, to the queue. The account is the queue's (the bucket's owner: S3 sends
+    events only to a queue of the bucket's region, usually of its account)."""
+    statements = [s for s in (current or {}).get("Statement", []) if s.get("Sid") != QUEUE_SID]
     return {
         "Version": "2012-10-17",
         "Statement": [
+            *statements,
             {
-                "Sid": "BucketEventsFromS3",
+                "Sid": QUEUE_SID,
                 "Effect": "Allow",
                 "Principal": {"Service": "s3.amazonaws.com"},
                 "Action": ["sqs:SendMessage"],
@@ -147,7 +153,7 @@ def queue_policy(queue_arn: str, bucket: str, part: str) -> dict[str, Any]:
                     "ArnLike": {"aws:SourceArn": f"arn:{part}:s3:::{bucket}"},
                     "StringEquals": {"aws:SourceAccount": queue_arn.split(":")[4]},
                 },
-            }
+            },
         ],
     }
 

@@ -15,6 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from proxy.config import Config
+from proxy.errors import ProxyError
+from proxy.storage import sqs
 from proxy.tools import bucket as b
 from proxy.tools import bucketconf as conf
 
@@ -48,10 +51,10 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--events-queue",
         metavar="ARN",
-        help="Send the bucket's created and removed events to this SQS queue, for watch; prints its queue policy.",
+        help="Send the bucket's created and removed events to this SQS queue, for watch (and let S3 send to it).",
     )
     parser.add_argument("--dry-run", action="store_true", help="Print what would be applied; change nothing.")
-    b.add_s3_options(parser)
+    b.add_s3_options(parser, "sqs-endpoint")
     parser.set_defaults(run=b.guarded(run))
 
 
@@ -116,12 +119,14 @@ def run(args: argparse.Namespace) -> int:
             rules,
             lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=rules),
         )
-    if args.events_queue:
-        queue = args.events_queue
-        allowed = _dump(conf.queue_policy(queue, bucket, part))
-        print(f"queue policy for {queue} (S3 checks it when the events are set up):\n{allowed}")
+    if args.events_queue:  # the queue policy first: S3 checks that it may send when the events are set
+        queue = _open_queue(config, args.events_queue)
+        text = queue.attributes("Policy").get("Policy")
+        allowed_now = json.loads(text) if text else None
+        allowed = conf.queue_policy(args.events_queue, bucket, part, allowed_now)
+        step("queue policy", allowed_now, allowed, lambda: queue.set_attributes({"Policy": json.dumps(allowed)}))
         current_events = _get(exists, lambda: s3.get_bucket_notification_configuration(Bucket=bucket))
-        events = conf.notifications(queue, current_events)
+        events = conf.notifications(args.events_queue, current_events)
         step("notifications", current_events, events, lambda: _put_notifications(s3, bucket, events))
     print(f"IAM policy for the proxy (partition {part}):\n{_dump(conf.iam_policy(bucket, part))}")
     if args.events_queue:
@@ -139,17 +144,21 @@ def _check_queue(arn: str, region: str) -> None:
         raise b.ToolError(f"--events-queue: the queue is in {match['region']}, the bucket in {region} (--region)")
 
 
+def _open_queue(config: Config, arn: str) -> sqs.Queue:
+    try:
+        return sqs.open_queue_arn(config, arn)
+    except ProxyError as exc:
+        raise b.ToolError(f"--events-queue: {exc.reason}") from None
+
+
 def _put_notifications(s3: Any, bucket: str, events: dict[str, Any]) -> None:
     try:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=events)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "InvalidArgument":
             raise
-        # S3 sends a test event first and refuses a queue it may not send to.
-        reason = exc.response["Error"].get("Message", "")
-        raise b.ToolError(
-            f"S3 refused the events queue ({reason}): set the queue policy above, then run again"
-        ) from None
+        # S3 sends a test event first and refuses a queue it may not send to (or events that overlap another's).
+        raise b.ToolError(f"S3 refused the events queue: {exc.response['Error'].get('Message', '')}") from None
 
 
 def _bucket_exists(s3: Any, bucket: str) -> bool:

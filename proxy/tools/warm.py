@@ -404,7 +404,7 @@ def enqueue(
 ) -> int:
     """Send one warm request per original lacking a size, 10 per SendMessageBatch, instead of rendering: the
     watch processes on the queue each make their share. Sending again is harmless (conditional writes)."""
-    queue = sqs.Queue(sqs.make_client(config, queue_url), queue_url)
+    queue = sqs.open_queue(config, queue_url)
     summary = QueueSummary(originals=total)
     progress = Progress("warm: queueing", total, every=every)
     started = time.monotonic()

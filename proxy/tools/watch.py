@@ -527,7 +527,7 @@ def connect(config: Config, settings: Settings) -> Connected:
     """S3 and SQS clients; the bucket and the queue must answer (ToolError otherwise)."""
     s3 = b.client(config)
     b.require_bucket(s3, config.bucket)
-    queue = sqs.Queue(sqs.make_client(config, config.queue_url, settings.poll_seconds), config.queue_url)
+    queue = sqs.open_queue(config, config.queue_url, settings.poll_seconds)
     try:
         attributes = queue.attributes("VisibilityTimeout", "RedrivePolicy")
     except ProxyError as exc:
