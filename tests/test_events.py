@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -57,11 +58,15 @@ def test_created_and_removed_records_with_keys_decoded_as_s3_encodes_them():
             ]
         }
     )
+    when = datetime(2026, 11, 27, 5, 1, 2, 123000, tzinfo=UTC)
     assert parse(body) == [
-        ObjectEvent("images", "photos/a b+c.jpg", created=True, name="ObjectCreated:Put"),
-        ObjectEvent("images", "été/100%.png", created=True, name="ObjectCreated:CompleteMultipartUpload"),
-        ObjectEvent("images", "x/y .gif", created=False, name="ObjectRemoved:DeleteMarkerCreated"),
+        ObjectEvent("images", "photos/a b+c.jpg", created=True, name="ObjectCreated:Put", time=when),
+        ObjectEvent("images", "été/100%.png", created=True, name="ObjectCreated:CompleteMultipartUpload", time=when),
+        ObjectEvent("images", "x/y .gif", created=False, name="ObjectRemoved:DeleteMarkerCreated", time=when),
     ]
+    for unreadable in ("yesterday", "2026-11-27T05:01:02", 17):  # no zone, not a time: no time
+        (event,) = parse(json.dumps({"Records": [{**record("ObjectCreated:Put", "a.jpg"), "eventTime": unreadable}]}))
+        assert event.time is None
 
 
 def test_test_event_other_event_types_and_warm_requests():

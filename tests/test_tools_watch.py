@@ -307,6 +307,25 @@ def test_long_work_keeps_its_message_invisible(moto_url, s3, bucket, watch_spy, 
     assert watcher.messages("failed") == 0 and watch_spy.count("GET", "/earth.jpg") == 1
 
 
+def test_a_late_thumbnail_of_the_old_original_goes_on_the_recheck(s3, bucket, moto_url, queue, start_watcher):
+    """A proxy that fetched the old original just before it was replaced stores its thumbnail after watch's
+    first pass (its write is an event watch ignores): the event comes back once --recheck-seconds are over."""
+    old = put_image(s3, bucket, "earth.jpg", quadrants(80, 60))
+    notify(s3, bucket, queue)
+    new = put_image(s3, bucket, "earth.jpg", solid(60, 40))
+    watcher = start_watcher(settings=Settings(SIZES, concurrency=2, poll_seconds=1, recheck_seconds=10))
+    wait_until(lambda: watcher.messages("deferred") == 1, what="the first pass")
+    late = thumbnail_write(
+        content_type="image/jpeg", source_key="earth.jpg", source_etag=old, cache_control="x", storage_class="STANDARD"
+    )
+    s3.put_object(
+        Bucket=bucket, Key="earth_33x33.jpg", Body=solid(33, 33), Metadata=dict(late.metadata), Tagging=late.tagging
+    )
+    watcher.wait_idle(queue, 1 + 2 + 1 + 1)  # the event (done the 2nd time), our 2 writes, the late one, its delete
+    assert keys(s3, bucket) == {"earth.jpg", "earth_40x40.jpg", "earth_20x0.jpg"}
+    assert watcher.events("original") == 2 and source_etag(s3, bucket, "earth_40x40.jpg") == new
+
+
 def test_summary_line_counts_since_the_last_one():
     now = [100.0]
     metrics = WatchMetrics(clock=lambda: now[0])
@@ -319,12 +338,12 @@ def test_summary_line_counts_since_the_last_one():
     metrics.holding(+2)
     now[0] = 160.0
     assert metrics.summary() == (
-        "watch: last 60s: messages 2 done, 0 failed, 1 malformed, 0 released; "
+        "watch: last 60s: messages 2 done, 0 deferred, 0 failed, 1 malformed, 0 released; "
         "events 1 original, 0 warm, 1 thumbnail, 0 other, 0 test; "
         "thumbnails 3 deleted, 0 stored, 0 exists, 0 failed; 2 in flight"
     )
     now[0] = 170.0
-    assert metrics.summary().startswith("watch: last 10s: messages 0 done, 0 failed, 0 malformed")
+    assert metrics.summary().startswith("watch: last 10s: messages 0 done, 0 deferred, 0 failed, 0 malformed")
     assert metrics.registry.get_sample_value("s3rp_watch_messages_total", {"result": "done"}) == 2
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 from urllib.parse import unquote_plus
@@ -32,6 +33,7 @@ class ObjectEvent:
     key: str
     created: bool
     name: str  # eventName as S3 wrote it: ObjectCreated:Put, ObjectRemoved:DeleteMarkerCreated...
+    time: datetime | None = None  # eventTime: when S3 saw the change (None if absent or unreadable)
 
 
 @dataclass(frozen=True)
@@ -131,4 +133,13 @@ def _record(record: Any) -> ObjectEvent | OtherEvent:
         raise Malformed(f"object key {raw_key!r} is not URL-encoded UTF-8") from None
     if not key:
         raise Malformed("an event record with an empty object key")
-    return ObjectEvent(bucket, key, created, name)
+    return ObjectEvent(bucket, key, created, name, _time(record.get("eventTime")))
+
+
+def _time(value: Any) -> datetime | None:
+    """An ISO 8601 time with a zone (``2026-11-27T05:01:02.123Z``); None otherwise: it only decides a recheck."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None

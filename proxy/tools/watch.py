@@ -15,12 +15,14 @@ import collections
 import contextlib
 import dataclasses
 import logging
+import math
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import tornado.web
@@ -67,6 +69,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--summary-every", type=float, default=60.0, metavar="SECONDS", help="Summary log interval. Default: 60."
     )
+    parser.add_argument(
+        "--recheck-seconds",
+        type=float,
+        metavar="SECONDS",
+        help="Handle an original's event again this long after the change, for thumbnails that proxies were "
+        "still making from the old original (0: never). Default: originals-ttl + render-timeout (50).",
+    )
     b.add_s3_options(
         parser,
         *warm.RENDER_OPTIONS,
@@ -89,11 +98,12 @@ class Settings:
     concurrency: int = 4
     poll_seconds: int = sqs.MAX_WAIT_SECONDS
     summary_every: float = 60.0
+    recheck_seconds: float = 0.0  # an original's event is handled again this long after the change (0: never)
 
 
 # ---- counters: Prometheus and the summary line --------------------------------------------------------------
 
-MESSAGE_RESULTS = ("done", "failed", "malformed", "released")
+MESSAGE_RESULTS = ("done", "deferred", "failed", "malformed", "released")
 EVENT_KINDS = ("original", "warm", "thumbnail", "other", "test")
 THUMBNAIL_RESULTS = ("deleted", "stored", "exists", "failed")
 
@@ -106,8 +116,8 @@ class WatchMetrics:
         reg = self.registry = CollectorRegistry(auto_describe=True)
         self.messages = Counter(
             "s3rp_watch_messages",
-            "Queue messages handled, by result: done (deleted), failed (left to SQS), malformed (deleted), "
-            "released (given back at stop).",
+            "Queue messages handled, by result: done (deleted), deferred (to be handled again), failed (left to "
+            "SQS), malformed (deleted), released (given back at stop).",
             ["result"],
             registry=reg,
         )
@@ -273,6 +283,7 @@ class Watcher:
         lease: int,
         metrics: WatchMetrics,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config
         self.settings = settings
@@ -281,6 +292,7 @@ class Watcher:
         self.lease = lease  # the queue's visibility timeout, in seconds
         self.metrics = metrics
         self.clock = clock
+        self.now = now  # wall time, against S3's eventTime
         hooks = StoreHooks(
             error=lambda kind: metrics.s3_errors.labels(kind).inc(),
             written=lambda result, _: metrics.thumbnail(result.value),
@@ -375,9 +387,12 @@ class Watcher:
                     return
                 held.started = True
                 started = self.clock()
-                if await self._work(held.message):
-                    with contextlib.suppress(ProxyError):  # else SQS gives it out again: redoing it is harmless
+                again = await self._work(held.message)
+                with contextlib.suppress(ProxyError):  # else SQS gives it out again: redoing it is harmless
+                    if again == 0:
                         await self._in(self.io, self.queue.delete, held.message)
+                    elif again is not None:
+                        await self._in(self.io, self.queue.change_visibility, [held.message], math.ceil(again))
                 self.metrics.seconds.observe(self.clock() - started)
         finally:
             del self.held[held.message.id]
@@ -398,15 +413,17 @@ class Watcher:
         for _ in holds:
             self.metrics.message("released")
 
-    async def _work(self, message: sqs.Message) -> bool:
-        """Do what the message asks; True when it is done with (succeeded, or malformed: never will)."""
+    async def _work(self, message: sqs.Message) -> float | None:
+        """Do what the message asks. 0: done with it (succeeded, or malformed: it never will); N: to be handled
+        again in N seconds; None: failed, leave it to SQS."""
+        again = 0.0
         try:
             for event in events.parse(message.body):
-                await self._event(event)
+                again = max(again, await self._event(event))
         except Malformed as exc:
             log.warning("message %s is malformed (%s), deleted: %.200r", message.id, exc, message.body)
             self.metrics.message("malformed")
-            return True
+            return 0
         except (ProxyError, ClientError, BotoCoreError, OSError) as exc:
             reason = exc.reason if isinstance(exc, ProxyError) else str(exc)
             log.warning(
@@ -416,15 +433,16 @@ class Watcher:
                 message.receive_count,
             )
             self.metrics.message("failed")
-            return False
+            return None
         except Exception:
             log.exception("message %s failed; left on the queue", message.id)
             self.metrics.message("failed")
-            return False
-        self.metrics.message("done")
-        return True
+            return None
+        self.metrics.message("deferred" if again else "done")
+        return again
 
-    async def _event(self, event: events.Event) -> None:
+    async def _event(self, event: events.Event) -> float:
+        """Do what one event asks; seconds until it is to be handled again (0: never)."""
         if isinstance(event, events.TestEvent):
             log.info("s3:TestEvent from bucket %s: its notifications reach the queue", event.bucket)
             self.metrics.event("test")
@@ -437,28 +455,35 @@ class Watcher:
             kind = events.classify(event.key, self.config.source_extensions)
             if kind is KeyKind.ORIGINAL:
                 self.metrics.event("original")
-                await self._original(event)
-            else:
-                self.metrics.event(kind.value)
+                return await self._original(event)
+            self.metrics.event(kind.value)
+        return 0.0
 
-    async def _original(self, event: events.ObjectEvent) -> None:
-        """Bring the thumbnails of an original in line with it as it is now."""
+    async def _original(self, event: events.ObjectEvent) -> float:
+        """Bring the thumbnails of an original in line with it as it is now; seconds until the recheck."""
         key = event.key
         wanted = [warm.thumbnail_key(key, label) for label in self.settings.labels]
         async with self.keys.hold(key):
             done = await self._in(self.io, reconcile, self.s3, self.config.bucket, key, wanted)
             self.metrics.thumbnail("deleted", len(done.deleted))
             made = await self._make(key, done.missing) if done.missing else []
+        # A proxy may still make a thumbnail from the old original it fetched before the change (it keeps
+        # originals for --originals-ttl, a render lasts up to --render-timeout) and store it after this pass:
+        # its write is an event watch ignores, so the original is looked at once more when that time is over.
+        since = (self.now() - event.time).total_seconds() if event.time is not None else float("inf")
+        again = min(self.settings.recheck_seconds - since, self.settings.recheck_seconds)
         state = "gone" if done.etag is None else f"etag {done.etag}"
         log.info(
-            "%s %s (%s): deleted %d thumbnail(s)%s, made %s",
+            "%s %s (%s): deleted %d thumbnail(s)%s, made %s%s",
             event.name,
             key,
             state,
             len(done.deleted),
             f" ({', '.join(done.deleted[:5])}{', ...' if len(done.deleted) > 5 else ''})" if done.deleted else "",
             ", ".join(made) or "none",
+            f"; again in {math.ceil(again)}s, for what proxies may still make from the old one" if again > 0 else "",
         )
+        return max(again, 0.0)
 
     async def _warm(self, request: events.WarmRequest) -> None:
         key = request.key
@@ -591,6 +616,9 @@ def run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         poll_seconds=args.poll_seconds,
         summary_every=args.summary_every,
+        recheck_seconds=config.originals_ttl + config.render_timeout
+        if args.recheck_seconds is None
+        else args.recheck_seconds,
     )
     # Enough pooled connections for every message in flight: its checks, or its GET and PUTs.
     pool = settings.concurrency * (max(CHECK_THREADS, len(settings.labels)) + 1)
