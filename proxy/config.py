@@ -1,4 +1,4 @@
-"""Configuration: every option of ``serve`` declared once, read once into a frozen ``Config``.
+"""Configuration: every option declared once, as a field of the frozen ``Config`` it is read into.
 
 Precedence: command-line flag > environment variable ``S3RP_<OPTION>`` > config file > default. Every value
 is parsed and validated here, so an invalid one stops start-up with a message naming the option; the rest of
@@ -8,14 +8,19 @@ the program only ever sees typed values.
 from __future__ import annotations
 
 import argparse
+import enum
 import os
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from proxy.keys import MODES, OUTPUT_FORMATS
+from proxy.keys import AUTO_FORMATS, MODES, OUTPUT_FORMATS
 from proxy.signing import MIN_KEY_LENGTH
+
+T = TypeVar("T")
+ENV_PREFIX = "S3RP_"
+CONFIG_ENV = "S3RP_CONFIG"  # the config file's path, when --config is not given
 
 
 class ConfigError(ValueError):
@@ -72,16 +77,6 @@ def _optional_str(text: str) -> str | None:
     return text.strip() or None
 
 
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        value = text.strip().lower()
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
-        return value
-
-    return parse
-
-
 def _list(item: Callable[[str], Any] = _str) -> Callable[[str], tuple[Any, ...]]:
     def parse(text: str) -> tuple[Any, ...]:
         return tuple(item(part) for part in text.split(",") if part.strip())
@@ -103,6 +98,19 @@ def _size(text: str) -> tuple[int, int]:
     return (int(w), int(h))
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    """``--auto-format``: ``off`` (or empty), else a list of AUTO_FORMATS in the order to prefer them."""
+    if text.strip().lower() in ("", "off"):
+        return ()
+    formats = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    for fmt in formats:
+        if fmt not in AUTO_FORMATS:
+            raise ValueError(f"'{fmt}' is not one of {', '.join(AUTO_FORMATS)} (or off)")
+    if len(set(formats)) != len(formats):
+        raise ValueError("a format is listed twice")
+    return formats
+
+
 def _signing_key(text: str) -> str:
     value = text.strip()
     if len(value) < MIN_KEY_LENGTH:
@@ -110,24 +118,49 @@ def _signing_key(text: str) -> str:
     return value
 
 
-def _storage_class(text: str) -> str:
-    value = text.strip().upper()
-    allowed = ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING")
-    if value not in allowed:
-        raise ValueError(f"must be one of {', '.join(allowed)}")
-    return value
+@dataclass(frozen=True)
+class _Choice:
+    """A parser for one word of a fixed set; ``--help`` and the conf file list ``choices``."""
+
+    choices: tuple[str, ...]
+    upper: bool = False  # storage classes are written in capitals, everything else in lower case
+
+    def __call__(self, text: str) -> str:
+        value = text.strip().upper() if self.upper else text.strip().lower()
+        if value not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Group:
+    """A section of the config file and of ``--help``; sections come in the order of their first option."""
+
+    heading: str
+
+
+class Scope(enum.Enum):
+    """Which commands take an option besides ``serve``, which takes them all."""
+
+    SERVE = "serve only"
+    S3 = "every command that talks to the bucket: the S3 tools"
+    RENDER = "every command that makes thumbnails exactly as serve does: warm and watch"
+    SERVICE = "watch, the other long-running service: its admin listener, drain and log"
+    QUEUE = "every command that talks to the event queue: watch, warm --queue-url, setup-bucket --events-queue"
+    WATCH = "watch only"
 
 
 @dataclass(frozen=True)
 class Option:
-    """One option: its flag name, parser, default and the help text shown by ``--help`` and the conf file."""
+    """One option as ``Config`` declares it, with its flag name (``s3-endpoint`` for ``Config.s3_endpoint``)."""
 
     name: str
     parse: Callable[[str], Any]
     default: Any
     help: str
-    flag: bool = False  # a boolean: ``--name`` / ``--no-name`` on the command line
-    secret: bool = False  # never echoed in error messages
+    group: Group
+    scope: Scope
+    secret: bool = False  # never echoed in error messages nor in repr()
 
     @property
     def attr(self) -> str:
@@ -135,143 +168,181 @@ class Option:
 
     @property
     def env(self) -> str:
-        return "S3RP_" + self.name.replace("-", "_").upper()
+        return ENV_PREFIX + self.attr.upper()
+
+    @property
+    def flag(self) -> bool:
+        """A boolean: ``--name`` / ``--no-name`` on the command line."""
+        return self.parse is _bool
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The values it takes, when they are a fixed set (else empty)."""
+        return self.parse.choices if isinstance(self.parse, _Choice) else ()
 
 
-OPTIONS: tuple[Option, ...] = (
-    # -- where: the bucket and the listener
-    Option("bucket", _str, "", "S3 bucket to serve (required)."),
-    Option("address", _str, "0.0.0.0", "Address to listen on."),
-    Option("port", _int(0, 65535), 8080, "Port to listen on."),
-    Option("s3-endpoint", _optional_str, None, "S3 endpoint URL (S3-compatible stores, moto); empty: AWS."),
-    Option("region", _str, "us-east-1", "AWS region of the bucket."),
-    Option("s3-connect-timeout", _float(0.1), 3.0, "Seconds to wait for a connection to S3."),
-    Option("s3-read-timeout", _float(0.1), 10.0, "Seconds to wait for S3 to send data."),
-    Option("s3-max-attempts", _int(1, 10), 2, "Attempts per S3 call (botocore standard retry mode)."),
-    Option("io-threads", _int(1, 512), 32, "Threads (and pooled S3 connections) for S3 calls."),
-    # -- the memory cache
-    Option("cache-mb", _int(0), 256, "Size of the in-memory LRU of hot objects, in MB (0 disables it)."),
-    Option("stream-threshold-mb", _float(0.001), 8.0, "Objects larger than this are streamed, not cached."),
-    Option("memory-ttl", _float(0), 60.0, "Seconds before a memory-cached object is revalidated with S3."),
-    Option("negative-ttl", _float(0), 5.0, "Seconds a 404 is remembered in memory (never stored in S3)."),
-    Option("originals-cache-mb", _int(0), 64, "Byte-bounded LRU of recently fetched originals, in MB."),
-    Option("originals-ttl", _float(0), 30.0, "Seconds a fetched original is kept for further sizes."),
-    # -- thumbnails: what is made and how it is stored
-    Option("default-mode", _choice(*MODES), "fill", "Resize mode when the key names none."),
-    Option(
-        "source-extensions",
-        _list(_ext),
-        ("jpg", "jpeg", "png", "webp", "gif"),
-        "Extensions tried, in order, for the original when <stem>.<ext> does not exist.",
-    ),
-    Option("thumbnail-storage-class", _storage_class, "REDUCED_REDUNDANCY", "Storage class of stored thumbnails."),
-    Option(
-        "thumbnail-cache-control",
-        _str,
-        "public, max-age=31536000, immutable",
-        "Cache-Control of thumbnails (in responses and on the stored object).",
-    ),
-    Option("write-back", _bool, True, "Store rendered thumbnails in S3.", flag=True),
-    Option(
-        "conditional-write",
-        _choice("auto", "on", "off"),
-        "auto",
-        "Use If-None-Match: * on write-back (auto: fall back when the endpoint lacks it).",
-    ),
-    # -- the image pipeline
-    Option("jpeg-quality", _int(1, 100), 85, "JPEG quality."),
-    Option("webp-quality", _int(1, 100), 80, "WebP quality."),
-    Option("avif-quality", _int(1, 100), 60, "AVIF quality."),
-    Option("jpeg-progressive", _bool, True, "Encode progressive JPEGs.", flag=True),
-    Option("png-compress-level", _int(0, 9), 6, "PNG zlib compression level."),
-    Option("animation", _choice("first", "keep"), "first", "Animated sources: first frame only, or keep all."),
-    Option("render-threads", _int(0, 256), 0, "Render threads (0: one per core)."),
-    Option("render-queue", _int(0), 64, "Renders that may wait for a thread; beyond that: 503."),
-    Option("render-timeout", _float(0.1), 20.0, "Deadline for fetching and rendering one thumbnail (504)."),
-    # -- limits and policy
-    Option("max-dimension", _int(1), 4096, "Largest width or height of a thumbnail, after @Nx (400 beyond)."),
-    Option("allowed-sizes", _list(_size), (), "Only these WxH sizes are made (403 otherwise). Empty: any."),
-    Option("max-source-megapixels", _float(0.01), 50.0, "Largest original, in megapixels, read from its header."),
-    Option("max-source-mb", _float(0.001), 50.0, "Largest original, in MB, enforced while reading."),
-    Option("max-animation-megapixels", _float(0.01), 200.0, "Budget of frames x pixels for animated originals."),
-    Option(
-        "signing-key",
-        _list(_signing_key),
-        (),
-        "HMAC keys (comma-separated, >= 16 characters each) for signed thumbnail URLs: the first signs, all verify.",
-        secret=True,
-    ),
-    Option("sign-originals", _bool, False, "Require signatures on originals too.", flag=True),
-    # -- process and operations
-    Option("processes", _int(0, 256), 1, "Worker processes sharing the port (0: one per core)."),
-    Option("drain-seconds", _float(0), 20.0, "On SIGTERM: seconds to finish requests and write-backs."),
-    Option("admin-address", _str, "", "Address for /healthz, /readyz, /metrics (empty: the main listener)."),
-    Option("admin-port", _int(0, 65535), 0, "Port for the admin endpoints (0: the main listener)."),
-    Option("access-log", _str, "-", "Access log path ('-': stdout, empty: off)."),
-    Option("access-log-format", _choice("text", "json"), "text", "Access log format."),
-    Option("log-level", _choice("debug", "info", "warning", "error"), "info", "Level of the application log."),
-    # -- watch: the bucket's event queue
-    Option("queue-url", _str, "", "SQS queue of the bucket's event notifications that watch reads (required there)."),
-    Option("sqs-endpoint", _optional_str, None, "SQS endpoint URL (local or compatible queues); empty: AWS."),
-    Option("warm-sizes", _str, "", "Sizes watch makes of a new or replaced original (as warm --sizes). Empty: none."),
-)
+_OPTION = "option"  # the key of an Option in a Config field's metadata
 
-OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
-ENV_PREFIX = "S3RP_"
-CONFIG_ENV = "S3RP_CONFIG"  # the config file's path, when --config is not given
+
+def option(
+    parse: Callable[[str], T],
+    default: T,
+    help: str,
+    group: Group,
+    scope: Scope = Scope.SERVE,
+    secret: bool = False,
+) -> T:
+    """Declare a ``Config`` field as an option: how it is parsed, its default, help, group and scope.
+
+    Typed as returning the default so that mypy checks parser, default and annotation against one another.
+    mypy therefore believes the field has a default; at run time it has none (a Config comes from ``load``
+    or ``Config.defaults``, never from a partial call)."""
+    declared = Option("", parse, default, help, group, scope, secret)  # named after its field below
+    result: T = field(repr=not secret, metadata={_OPTION: declared})
+    return result
+
+
+BUCKET = Group("The bucket and how S3 is reached")
+LISTENER = Group("The listener")
+CACHE = Group("The memory cache")
+THUMBNAILS = Group("Thumbnails: what is made and how it is stored")
+PIPELINE = Group("The image pipeline")
+LIMITS = Group("Limits and policy")
+OPERATIONS = Group("Process and operations")
+EVENTS = Group("watch: the bucket's event queue")
+S3, RENDER, SERVICE, QUEUE, WATCH = Scope.S3, Scope.RENDER, Scope.SERVICE, Scope.QUEUE, Scope.WATCH  # shorter
 
 
 @dataclass(frozen=True)
 class Config:
-    """The typed settings of one ``serve`` run (see OPTIONS for meaning and defaults)."""
+    """The typed settings of one run: each field is one option, declared here once (``OPTIONS`` derives)."""
 
-    bucket: str
-    address: str
-    port: int
-    s3_endpoint: str | None
-    region: str
-    s3_connect_timeout: float
-    s3_read_timeout: float
-    s3_max_attempts: int
-    io_threads: int
-    cache_mb: int
-    stream_threshold_mb: float
-    memory_ttl: float
-    negative_ttl: float
-    originals_cache_mb: int
-    originals_ttl: float
-    default_mode: str
-    source_extensions: tuple[str, ...]
-    thumbnail_storage_class: str
-    thumbnail_cache_control: str
-    write_back: bool
-    conditional_write: str
-    jpeg_quality: int
-    webp_quality: int
-    avif_quality: int
-    jpeg_progressive: bool
-    png_compress_level: int
-    animation: str
-    render_threads: int
-    render_queue: int
-    render_timeout: float
-    max_dimension: int
-    allowed_sizes: tuple[tuple[int, int], ...]
-    max_source_megapixels: float
-    max_source_mb: float
-    max_animation_megapixels: float
-    signing_key: tuple[str, ...] = field(repr=False)
-    sign_originals: bool
-    processes: int
-    drain_seconds: float
-    admin_address: str
-    admin_port: int
-    access_log: str
-    access_log_format: str
-    log_level: str
-    queue_url: str
-    sqs_endpoint: str | None
-    warm_sizes: str
+    bucket: str = option(_str, "", "The S3 bucket of the originals and thumbnails (required).", BUCKET, S3)
+    s3_endpoint: str | None = option(
+        _optional_str, None, "S3 endpoint URL (S3-compatible stores, moto); empty: AWS.", BUCKET, S3
+    )
+    region: str = option(_str, "us-east-1", "AWS region of the bucket.", BUCKET, S3)
+    s3_connect_timeout: float = option(_float(0.1), 3.0, "Seconds to wait for a connection to S3.", BUCKET, S3)
+    s3_read_timeout: float = option(_float(0.1), 10.0, "Seconds to wait for S3 to send data.", BUCKET, S3)
+    s3_max_attempts: int = option(_int(1, 10), 2, "Attempts per S3 call (botocore standard retry mode).", BUCKET, S3)
+    io_threads: int = option(_int(1, 512), 32, "Threads (and pooled S3 connections) for S3 calls.", BUCKET)
+
+    address: str = option(_str, "0.0.0.0", "Address to listen on.", LISTENER)
+    port: int = option(_int(0, 65535), 8080, "Port to listen on.", LISTENER)
+
+    cache_mb: int = option(_int(0), 256, "Size of the in-memory LRU of hot objects, in MB (0 disables it).", CACHE)
+    stream_threshold_mb: float = option(_float(0.001), 8.0, "Objects larger than this are streamed, not cached.", CACHE)
+    memory_ttl: float = option(_float(0), 60.0, "Seconds before a memory-cached object is revalidated with S3.", CACHE)
+    negative_ttl: float = option(_float(0), 5.0, "Seconds a 404 is remembered in memory (never stored in S3).", CACHE)
+    originals_cache_mb: int = option(_int(0), 64, "Byte-bounded LRU of recently fetched originals, in MB.", CACHE)
+    originals_ttl: float = option(_float(0), 30.0, "Seconds a fetched original is kept for further sizes.", CACHE)
+
+    default_mode: str = option(_Choice(MODES), "fill", "Resize mode when the key names none.", THUMBNAILS, RENDER)
+    source_extensions: tuple[str, ...] = option(
+        _list(_ext),
+        ("jpg", "jpeg", "png", "webp", "gif"),
+        "Extensions tried, in order, for the original when <stem>.<ext> does not exist.",
+        THUMBNAILS,
+        RENDER,
+    )
+    thumbnail_storage_class: str = option(
+        _Choice(("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING"), upper=True),
+        "REDUCED_REDUNDANCY",
+        "Storage class of stored thumbnails.",
+        THUMBNAILS,
+        RENDER,
+    )
+    thumbnail_cache_control: str = option(
+        _str,
+        "public, max-age=31536000, immutable",
+        "Cache-Control of thumbnails (in responses and on the stored object).",
+        THUMBNAILS,
+        RENDER,
+    )
+    write_back: bool = option(_bool, True, "Store rendered thumbnails in S3.", THUMBNAILS)
+    auto_format: tuple[str, ...] = option(
+        _formats,
+        (),
+        "Answer JPEG/PNG thumbnail keys in the first of these formats (avif, webp) that the request's Accept "
+        "lists explicitly, stored under <key>.<format>; off: always the format the key names.",
+        THUMBNAILS,
+        RENDER,
+    )
+    conditional_write: str = option(
+        _Choice(("auto", "on", "off")),
+        "auto",
+        "Use If-None-Match: * on write-back (auto: fall back when the endpoint lacks it).",
+        THUMBNAILS,
+        RENDER,
+    )
+
+    jpeg_quality: int = option(_int(1, 100), 85, "JPEG quality.", PIPELINE, RENDER)
+    webp_quality: int = option(_int(1, 100), 80, "WebP quality.", PIPELINE, RENDER)
+    avif_quality: int = option(_int(1, 100), 60, "AVIF quality.", PIPELINE, RENDER)
+    jpeg_progressive: bool = option(_bool, True, "Encode progressive JPEGs.", PIPELINE, RENDER)
+    png_compress_level: int = option(_int(0, 9), 6, "PNG zlib compression level.", PIPELINE, RENDER)
+    animation: str = option(
+        _Choice(("first", "keep")), "first", "Animated sources: first frame only, or keep all.", PIPELINE, RENDER
+    )
+    render_threads: int = option(_int(0, 256), 0, "Render threads (0: one per core).", PIPELINE, RENDER)
+    render_queue: int = option(_int(0), 64, "Renders that may wait for a thread; beyond that: 503.", PIPELINE)
+    render_timeout: float = option(
+        _float(0.1), 20.0, "Deadline for fetching and rendering one thumbnail (504).", PIPELINE
+    )
+
+    max_dimension: int = option(
+        _int(1), 4096, "Largest width or height of a thumbnail, after @Nx (400 beyond).", LIMITS, RENDER
+    )
+    allowed_sizes: tuple[tuple[int, int], ...] = option(
+        _list(_size), (), "Only these WxH sizes are made (403 otherwise). Empty: any.", LIMITS, RENDER
+    )
+    max_source_megapixels: float = option(
+        _float(0.01), 50.0, "Largest original, in megapixels, read from its header.", LIMITS, RENDER
+    )
+    max_source_mb: float = option(
+        _float(0.001), 50.0, "Largest original, in MB, enforced while reading.", LIMITS, RENDER
+    )
+    max_animation_megapixels: float = option(
+        _float(0.01), 200.0, "Budget of frames x pixels for animated originals.", LIMITS, RENDER
+    )
+    signing_key: tuple[str, ...] = option(
+        _list(_signing_key),
+        (),
+        "HMAC keys (comma-separated, >= 16 characters each) for signed thumbnail URLs: the first signs, all verify.",
+        LIMITS,
+        secret=True,
+    )
+    sign_originals: bool = option(_bool, False, "Require signatures on originals too.", LIMITS)
+
+    processes: int = option(_int(0, 256), 1, "Worker processes sharing the port (0: one per core).", OPERATIONS)
+    drain_seconds: float = option(
+        _float(0), 20.0, "On SIGTERM: seconds to finish requests and write-backs.", OPERATIONS, SERVICE
+    )
+    admin_address: str = option(
+        _str, "", "Address for /healthz, /readyz, /metrics (empty: the main listener).", OPERATIONS, SERVICE
+    )
+    admin_port: int = option(
+        _int(0, 65535), 0, "Port for the admin endpoints (0: the main listener; watch: none).", OPERATIONS, SERVICE
+    )
+    access_log: str = option(_str, "-", "Access log path ('-': stdout, empty: off).", OPERATIONS)
+    access_log_format: str = option(_Choice(("text", "json")), "text", "Access log format.", OPERATIONS)
+    log_level: str = option(
+        _Choice(("debug", "info", "warning", "error")), "info", "Level of the application log.", OPERATIONS, SERVICE
+    )
+
+    queue_url: str = option(
+        _str, "", "SQS queue of the bucket's event notifications that watch reads (required there).", EVENTS, WATCH
+    )
+    sqs_endpoint: str | None = option(
+        _optional_str, None, "SQS endpoint URL (SQS-compatible or local queues); empty: AWS.", EVENTS, QUEUE
+    )
+    warm_sizes: str = option(
+        _str,
+        "",
+        "Sizes watch makes of a new or replaced original, as warm --sizes takes them. Empty: none.",
+        EVENTS,
+        WATCH,
+    )
 
     @property
     def stream_threshold_bytes(self) -> int:
@@ -282,11 +353,13 @@ class Config:
         return int(self.max_source_mb * 1024 * 1024)
 
     @property
-    def render_workers(self) -> int:
+    def render_thread_count(self) -> int:
+        """Threads of the render pool: ``--render-threads``, or one per core."""
         return self.render_threads or (os.cpu_count() or 1)
 
     @property
-    def worker_processes(self) -> int:
+    def process_count(self) -> int:
+        """Processes of ``serve`` sharing the port: ``--processes``, or one per core."""
         return self.processes or (os.cpu_count() or 1)
 
     @classmethod
@@ -300,19 +373,44 @@ class Config:
         return _validated(cls(**values))
 
 
+OPTIONS: tuple[Option, ...] = tuple(replace(f.metadata[_OPTION], name=f.name.replace("_", "-")) for f in fields(Config))
+OPTIONS_BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+# The config file's sections and --help's argument groups.
+SECTIONS: dict[Group, tuple[Option, ...]] = {
+    group: tuple(o for o in OPTIONS if o.group == group) for group in dict.fromkeys(o.group for o in OPTIONS)
+}
+
+
+def option_names(scope: Scope) -> tuple[str, ...]:
+    """The options of one scope, in declaration order: what a command other than serve adds to its flags."""
+    return tuple(option.name for option in OPTIONS if option.scope is scope)
+
+
+def describe(option: Option) -> str:
+    """An option's help, with the values it takes when they are a fixed set (``--help``, the conf file)."""
+    if option.choices:
+        return f"{option.help} One of: {', '.join(option.choices)}."
+    return option.help
+
+
 def add_arguments(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
     """One flag per option (or per option in ``names``, for the bucket tools); defaults stay None so that only
     what the user typed overrides env and file."""
     parser.add_argument("--config", metavar="PATH", help=f"Config file (name = value lines). Env: {CONFIG_ENV}.")
-    for option in OPTIONS:
-        if names is not None and option.name not in names:
+    for group, options in SECTIONS.items():
+        options = tuple(option for option in options if names is None or option.name in names)
+        if not options:
             continue
-        default = format_default(option) or "(none)"
-        help_text = f"{option.help} Default: {default}. Env: {option.env}."
-        if option.flag:
-            parser.add_argument(f"--{option.name}", action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            parser.add_argument(f"--{option.name}", metavar=option.name.upper().replace("-", "_"), help=help_text)
+        section = parser.add_argument_group(group.heading)
+        for option in options:
+            default = format_default(option) or "(none)"
+            help_text = f"{describe(option)} Default: {default}. Env: {option.env}."
+            if option.flag:
+                section.add_argument(
+                    f"--{option.name}", action=argparse.BooleanOptionalAction, default=None, help=help_text
+                )
+            else:
+                section.add_argument(f"--{option.name}", metavar=option.attr.upper(), help=help_text)
 
 
 def from_args(args: argparse.Namespace) -> Config:
@@ -368,23 +466,13 @@ def load(
 def format_default(option: Option) -> str:
     """An option's default as it would be written in the config file or on the command line."""
     default = option.default
+    if option.parse is _formats and not default:
+        return "off"
     if isinstance(default, bool):
         return "true" if default else "false"
     if isinstance(default, tuple):
         return ",".join("x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in default)
     return "" if default is None else str(default)
-
-
-# Headings of the example config file, keyed by the first option of each group.
-SECTIONS: dict[str, str] = {
-    "bucket": "Where: the bucket and the listener",
-    "cache-mb": "The memory cache",
-    "default-mode": "Thumbnails: what is made and how it is stored",
-    "jpeg-quality": "The image pipeline",
-    "max-dimension": "Limits and policy",
-    "processes": "Process and operations",
-    "queue-url": "watch: the bucket's event queue",
-}
 
 
 def example_file() -> str:
@@ -400,10 +488,14 @@ def example_file() -> str:
         "#",
         "# Generated from proxy/config.py: python -m proxy.config > conf/s3-resize-proxy.conf",
     ]
-    for option in OPTIONS:
-        if option.name in SECTIONS:
-            lines += ["", "", f"# ---- {SECTIONS[option.name]}"]
-        lines += ["", f"# {option.help} Env: {option.env}.", f"# {option.name} = {format_default(option)}".rstrip()]
+    for group, options in SECTIONS.items():
+        lines += ["", "", f"# ---- {group.heading}"]
+        for option in options:
+            lines += [
+                "",
+                f"# {describe(option)} Env: {option.env}.",
+                f"# {option.name} = {format_default(option)}".rstrip(),
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -450,7 +542,7 @@ def _validated(config: Config) -> Config:
             raise ConfigError(f"invalid value for --source-extensions: '{ext}' is not an image extension")
     if config.sign_originals and not config.signing_key:
         raise ConfigError("--sign-originals needs --signing-key")
-    if bool(config.admin_port) != bool(config.admin_address) and config.admin_address:
+    if config.admin_address and not config.admin_port:
         raise ConfigError("--admin-address needs --admin-port")
     if config.admin_port and config.admin_port == config.port:
         raise ConfigError("--admin-port must differ from --port (0 serves the admin endpoints on the main port)")

@@ -37,6 +37,12 @@ CONTENT_TYPES: dict[str, str] = {
     "AVIF": "image/avif",
 }
 
+# --auto-format: a thumbnail whose key asks for JPEG or PNG may be answered in a format the client accepts. That
+# variant is stored under the requested key plus the format's extension (``earth_200x200.jpg.avif``): a key the
+# thumbnail grammar never produces, so it cannot be taken for a thumbnail of another original (``earth.avif``).
+NEGOTIABLE_EXTENSIONS = ("jpg", "jpeg", "png")
+AUTO_FORMATS = ("avif", "webp")
+
 # Loose on purpose: anything shaped like a thumbnail is then validated strictly, so that a near-miss such as
 # ``photo_200x200_blur.jpg`` gets a 400 with a reason rather than a silent 404.
 _THUMB_RE = re.compile(
@@ -90,6 +96,18 @@ class ThumbnailSpec:
             label += f"@{self.dpr}x"
         return label
 
+    @property
+    def negotiable(self) -> bool:
+        """Whether ``--auto-format`` may answer this key in another format."""
+        return self.ext.lower() in NEGOTIABLE_EXTENSIONS
+
+    def variant(self, fmt: str) -> ThumbnailSpec:
+        """The same thumbnail encoded as ``fmt`` (an AUTO_FORMATS entry), stored under ``variant_key``.
+
+        Its ``source_keys`` are not the thumbnail's: look originals up with the thumbnail's own spec.
+        """
+        return ThumbnailSpec(variant_key(self.key, fmt), self.stem, self.width, self.height, self.mode, self.dpr, fmt)
+
     def source_keys(self, source_extensions: tuple[str, ...]) -> list[str]:
         """Candidate originals, in lookup order: ``<stem>.<ext>`` as written, then the configured extensions."""
         keys = [f"{self.stem}.{self.ext}"]
@@ -98,6 +116,35 @@ class ThumbnailSpec:
             if candidate not in keys:
                 keys.append(candidate)
         return keys
+
+
+def variant_key(key: str, fmt: str) -> str:
+    """Where the ``fmt`` variant of the thumbnail ``key`` is stored."""
+    return f"{key}.{fmt}"
+
+
+def variant_of(key: str) -> tuple[ThumbnailSpec, str] | None:
+    """The negotiable thumbnail a variant key answers for, and the variant's format; None for other keys."""
+    base, dot, fmt = key.rpartition(".")
+    if not dot or fmt not in AUTO_FORMATS:
+        return None
+    try:
+        spec = parse_thumbnail(base)
+    except BadRequest:
+        return None
+    return (spec, fmt) if spec is not None and spec.negotiable else None
+
+
+def answered_thumbnail(key: str) -> ThumbnailSpec | None:
+    """The thumbnail a key answers for: its own, or a variant key's; None for originals and invalid keys."""
+    try:
+        spec = parse_thumbnail(key)
+    except BadRequest:
+        return None
+    if spec is not None:
+        return spec
+    variant = variant_of(key)
+    return variant[0] if variant is not None else None
 
 
 def check_key(key: str) -> str:
@@ -177,18 +224,3 @@ def can_encode(fmt: str) -> bool:
 
 def _non_canonical(digits: str) -> bool:
     return len(digits) > 1 and digits.startswith("0")
-
-
-NEGOTIATED_EXTENSIONS = ("avif", "webp")  # what --auto-format may store beside a thumbnail
-
-
-def negotiated_base(key: str) -> str | None:
-    """The thumbnail key of a negotiated variant ``<thumbnail key>.<avif|webp>`` (``earth_200x200.jpg.avif`` ->
-    ``earth_200x200.jpg``); None for any other key."""
-    base, dot, ext = key.rpartition(".")
-    if not dot or ext.lower() not in NEGOTIATED_EXTENSIONS:
-        return None
-    try:
-        return base if parse_thumbnail(base) is not None else None
-    except BadRequest:
-        return None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -13,7 +15,7 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from proxy.config import Config
-from tests.harness import RunningProxy
+from tests.harness import Daemon, FakeClock, RunningProxy
 from tests.s3spy import S3Spy
 
 # Dummy credentials: botocore signs every request; moto accepts any key. No profile or IMDS look-ups.
@@ -61,11 +63,18 @@ def bucket(s3: Any) -> str:
 
 
 @pytest.fixture
+def clock() -> FakeClock:
+    """A clock for a proxy's TTLs that moves only with ``clock.advance(seconds)``."""
+    return FakeClock()
+
+
+@pytest.fixture
 def start_proxy(spy: S3Spy, bucket: str) -> Iterator[Callable[..., RunningProxy]]:
-    """Start a proxy on 127.0.0.1 (free port) in front of ``bucket`` through the spy; options as overrides."""
+    """Start a proxy on 127.0.0.1 (free port) in front of ``bucket`` through the spy; options as overrides,
+    ``clock`` for its TTLs (the real monotonic clock unless given)."""
     running: list[RunningProxy] = []
 
-    def start(**overrides: Any) -> RunningProxy:
+    def start(clock: Callable[[], float] = time.monotonic, **overrides: Any) -> RunningProxy:
         options: dict[str, Any] = {
             "bucket": bucket,
             "s3_endpoint": spy.url,
@@ -75,7 +84,7 @@ def start_proxy(spy: S3Spy, bucket: str) -> Iterator[Callable[..., RunningProxy]
             "s3_max_attempts": 1,
         }
         options.update(overrides)
-        proxy = RunningProxy(Config.defaults(**options))
+        proxy = RunningProxy(Config.defaults(**options), clock=clock)
         running.append(proxy)
         return proxy
 
@@ -87,6 +96,21 @@ def start_proxy(spy: S3Spy, bucket: str) -> Iterator[Callable[..., RunningProxy]
 @pytest.fixture
 def proxy(start_proxy: Callable[..., RunningProxy]) -> RunningProxy:
     return start_proxy()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, spy: S3Spy, bucket: str) -> Iterator[Callable[..., Daemon]]:
+    """Start ``python -m proxy serve`` in front of ``bucket`` through the spy, with extra flags; killed after."""
+    started: list[Daemon] = []
+
+    def start(*args: str) -> Daemon:
+        d = Daemon(tmp_path, f"--bucket={bucket}", f"--s3-endpoint={spy.url}", "--s3-max-attempts=1", *args)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        d.close()
 
 
 @pytest.fixture

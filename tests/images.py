@@ -1,16 +1,13 @@
-"""Test pictures, made with Pillow on the fly."""
+"""Test pictures, made with Pillow on the fly, and ways to look at thumbnails (decoded, PSNR)."""
 
 from __future__ import annotations
 
 import io
+import math
 
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
-
-def encode(image: Image.Image, fmt: str = "JPEG", **params: object) -> bytes:
-    out = io.BytesIO()
-    image.save(out, fmt, **params)
-    return out.getvalue()
+from tests.corpus import encode
 
 
 def solid(
@@ -34,3 +31,10 @@ def opened(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    """Peak signal-to-noise ratio of two pictures of one size, in dB (inf when identical)."""
+    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
+    mse = sum(value**2 for value in ImageStat.Stat(diff).rms) / 3
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)

@@ -59,7 +59,9 @@ def s3_line(
     return " ".join(fields)
 
 
-def proxy_line(key: str, cache: str = "memory", status: int = 200, at: datetime = T0, json: bool = False) -> str:
+def proxy_line(
+    key: str, cache: str = "memory", status: int = 200, at: datetime = T0, json: bool = False, sent_format: str = ""
+) -> str:
     entry = AccessEntry(
         time=at,
         client="203.0.113.7",
@@ -71,6 +73,7 @@ def proxy_line(key: str, cache: str = "memory", status: int = 200, at: datetime 
         render_ms=84.2 if cache == "rendered" else None,
         total_ms=101.5,
         request_id="9f2c4e1a",
+        sent_format=sent_format,
     )
     return format_json(entry) if json else format_text(entry)
 

@@ -4,52 +4,25 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-import time
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
 
-import requests
+import pytest
 
+from tests.harness import get_all_holding, put, stored_keys
 from tests.images import opened, quadrants
-
-
-def put(s3: Any, bucket: str, key: str, body: bytes, content_type: str = "image/jpeg", **extra: Any) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
-
-
-def get_all(urls: list[str], headers: dict[str, str] | None = None) -> list[requests.Response]:
-    """GET every URL at once, each on its own connection."""
-
-    def fetch(url: str) -> requests.Response:
-        with requests.Session() as session:
-            return session.get(url, headers=headers, timeout=30)
-
-    with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
-        return list(pool.map(fetch, urls))
-
-
-def poll(condition: Any, timeout: float = 10.0) -> Any:
-    """Re-evaluate ``condition()`` until it returns something truthy (bounded); for conditions only time makes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-    raise AssertionError("condition not reached in time")
-
 
 # ---- single-flight and the originals cache ---------------------------------------------------------------
 
 
 def test_several_sizes_at_once_cost_one_get_of_the_original(proxy, s3, bucket, spy):
     put(s3, bucket, "earth.jpg", quadrants(1200, 900))
-    release = spy.stall("GET", "/earth.jpg")
     sizes = ("100x100", "200x150", "300x0", "64x64")
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(get_all, [f"{proxy.url}/earth_{size}.jpg" for size in sizes])
-        assert spy.wait_for(lambda: spy.count("GET", "x100.jpg") + spy.count("GET", "x150.jpg") >= 2)
-        release.set()
-        responses = future.result()
+    responses = get_all_holding(
+        spy,
+        "/earth.jpg",
+        [f"{proxy.url}/earth_{size}.jpg" for size in sizes],
+        until=lambda: spy.count("GET", "x100.jpg") + spy.count("GET", "x150.jpg") >= 2,
+    )
     assert [r.status_code for r in responses] == [200] * 4
     assert [opened(r.content).size for r in responses] == [(100, 100), (200, 150), (300, 225), (64, 64)]
     proxy.flush()
@@ -58,8 +31,8 @@ def test_several_sizes_at_once_cost_one_get_of_the_original(proxy, s3, bucket, s
         assert spy.count("PUT", f"/earth_{size}.jpg", 200) == 1
 
 
-def test_later_sizes_come_from_the_originals_cache(start_proxy, s3, bucket, spy, http):
-    proxy = start_proxy(originals_ttl=60)
+def test_later_sizes_come_from_the_originals_cache(start_proxy, clock, s3, bucket, spy, http):
+    proxy = start_proxy(clock=clock, originals_ttl=60)
     put(s3, bucket, "earth.jpg", quadrants(800, 600))
     for size in ("40x40", "80x80", "120x90"):
         assert http.get(f"{proxy.url}/earth_{size}.jpg").status_code == 200
@@ -74,15 +47,16 @@ def test_without_the_originals_cache_each_size_fetches_again(start_proxy, s3, bu
     assert spy.count("GET", "/earth.jpg") == 2
 
 
-def test_fifty_identical_misses_one_get_one_put_even_without_memory_cache(start_proxy, s3, bucket, spy):
-    proxy = start_proxy(cache_mb=0, originals_cache_mb=0)
+@pytest.mark.parametrize(
+    ("copies", "overrides"),
+    [(20, {}), (50, {"cache_mb": 0, "originals_cache_mb": 0})],
+    ids=["with-caches", "without-memory-caches"],
+)
+def test_identical_misses_share_one_get_one_render_and_one_put(copies, overrides, start_proxy, s3, bucket, spy):
+    proxy = start_proxy(**overrides)
     put(s3, bucket, "earth.jpg", quadrants(1600, 1200))
-    release = spy.stall("GET", "/earth.jpg")
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(get_all, [f"{proxy.url}/earth_250x250.jpg"] * 50)
-        assert spy.wait_for(lambda: spy.count("GET", "/earth_250x250.jpg") >= 1)
-        release.set()
-        responses = future.result()
+    urls = [f"{proxy.url}/earth_250x250.jpg"] * copies  # the original held: all of them pile up on one flight
+    responses = get_all_holding(spy, "/earth.jpg", urls, until=lambda: spy.count("GET", "/earth_250x250.jpg") >= 1)
     assert {r.status_code for r in responses} == {200}
     assert len({r.content for r in responses}) == 1
     proxy.flush()
@@ -197,42 +171,67 @@ def test_range_on_a_new_thumbnail_sends_it_whole(proxy, s3, bucket, http):
 # ---- revalidation after --memory-ttl ---------------------------------------------------------------------
 
 
-def test_memory_copy_is_revalidated_and_a_replaced_object_picked_up(start_proxy, s3, bucket, spy, http):
-    proxy = start_proxy(memory_ttl=0.2)
+def test_memory_copy_is_revalidated_and_a_replaced_object_picked_up(start_proxy, clock, s3, bucket, spy, http):
+    proxy = start_proxy(clock=clock, memory_ttl=60)
     put(s3, bucket, "page.txt", b"version 1", content_type="text/plain")
     assert http.get(f"{proxy.url}/page.txt").headers["X-Cache"] == "s3"
+    clock.advance(59)
     assert http.get(f"{proxy.url}/page.txt").headers["X-Cache"] == "memory"
+    assert len(spy.seen) == 1  # within the TTL: not even a conditional GET
     # Unchanged: after the TTL one conditional GET, answered 304 by S3; the body still comes from memory.
-    poll(lambda: http.get(f"{proxy.url}/page.txt") and spy.count("GET", "/page.txt", 304) >= 1)
+    clock.advance(2)
+    unchanged = http.get(f"{proxy.url}/page.txt")
+    assert unchanged.content == b"version 1" and unchanged.headers["X-Cache"] == "memory"
+    assert spy.count("GET", "/page.txt", 304) >= 1
     conditional = [s for s in spy.seen if s.path.endswith("/page.txt") and s.status == 304]
     assert conditional[0].headers.get("If-None-Match") == s3.head_object(Bucket=bucket, Key="page.txt")["ETag"]
     assert spy.count("GET", "/page.txt", 200) == 1
-    # Replaced: picked up at the next revalidation.
+    # Confirmed by the 304: fresh for another TTL. Replaced meanwhile: picked up at the next revalidation.
     put(s3, bucket, "page.txt", b"version 2", content_type="text/plain")
-    response = poll(lambda: (r := http.get(f"{proxy.url}/page.txt")).content == b"version 2" and r)
+    assert http.get(f"{proxy.url}/page.txt").content == b"version 1"
+    clock.advance(60)
+    response = http.get(f"{proxy.url}/page.txt")
+    assert response.content == b"version 2"
     assert response.headers["X-Cache"] == "s3"
     assert response.headers["ETag"] == s3.head_object(Bucket=bucket, Key="page.txt")["ETag"]
+    assert spy.count("GET", "/page.txt") == 3
 
 
-def test_replaced_thumbnail_is_picked_up(start_proxy, s3, bucket, http):
-    proxy = start_proxy(memory_ttl=0.2)
+def test_replaced_thumbnail_is_picked_up(start_proxy, clock, s3, bucket, http):
+    proxy = start_proxy(clock=clock, memory_ttl=60)
     put(s3, bucket, "earth.jpg", quadrants(400, 300))
     made = http.get(f"{proxy.url}/earth_60x60.jpg")
     assert made.headers["X-Cache"] == "rendered"
     proxy.flush()
     put(s3, bucket, "earth_60x60.jpg", b"replaced by hand")
-    poll(lambda: http.get(f"{proxy.url}/earth_60x60.jpg").content == b"replaced by hand")
+    assert http.get(f"{proxy.url}/earth_60x60.jpg").content == made.content  # within the TTL
+    clock.advance(60)
+    assert http.get(f"{proxy.url}/earth_60x60.jpg").content == b"replaced by hand"
 
 
-def test_revalidation_failure_serves_the_cached_copy(start_proxy, s3, bucket, spy, http):
-    proxy = start_proxy(memory_ttl=0.2)
+def test_revalidation_failure_serves_the_cached_copy(start_proxy, clock, s3, bucket, spy, http):
+    proxy = start_proxy(clock=clock, memory_ttl=60)
     put(s3, bucket, "page.txt", b"kept", content_type="text/plain")
     assert http.get(f"{proxy.url}/page.txt").status_code == 200
     spy.fail("GET", "/page.txt", 500)
-    url = f"{proxy.url}/page.txt"
-    response = poll(lambda: (r := http.get(url)) is not None and spy.count("GET", "/page.txt", 500) and r)
+    clock.advance(60)
+    response = http.get(f"{proxy.url}/page.txt")
+    assert spy.count("GET", "/page.txt", 500) == 1
     assert response.status_code == 200 and response.content == b"kept"
     assert response.headers["X-Cache"] == "memory"
+
+
+def test_originals_and_recent_404s_are_kept_for_their_ttl_on_the_proxy_clock(start_proxy, clock, s3, bucket, spy, http):
+    proxy = start_proxy(clock=clock, originals_ttl=30, negative_ttl=5)
+    put(s3, bucket, "earth.jpg", quadrants(400, 300))
+    for later, size, gets in ((0, 40, 1), (29, 50, 1), (2, 60, 2)):  # seconds later, a new size, GETs of earth.jpg
+        clock.advance(later)
+        assert http.get(f"{proxy.url}/earth_{size}x{size}.jpg").status_code == 200
+        assert spy.count("GET", "/earth.jpg") == gets, size
+    for later, gets in ((0, 1), (4, 1), (2, 2)):
+        clock.advance(later)
+        assert http.get(f"{proxy.url}/gone.txt").status_code == 404
+        assert spy.count("GET", "/gone.txt") == gets, later
 
 
 # ---- conditional write-back --------------------------------------------------------------------------------
@@ -283,7 +282,7 @@ def test_conditional_write_on_never_writes_unconditionally(start_proxy, s3, buck
     assert http.get(f"{proxy.url}/earth_30x30.jpg").status_code == 200
     proxy.flush()
     assert spy.count("PUT", "/earth_30x30.jpg") == 1
-    assert "earth_30x30.jpg" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert "earth_30x30.jpg" not in stored_keys(s3, bucket)
 
 
 # ---- scale-out and Server-Timing -------------------------------------------------------------------------
@@ -292,12 +291,9 @@ def test_conditional_write_on_never_writes_unconditionally(start_proxy, s3, buck
 def test_two_instances_one_bucket_one_object(start_proxy, s3, bucket, spy):
     first, second = start_proxy(), start_proxy()
     put(s3, bucket, "earth.jpg", quadrants(900, 600))
-    release = spy.stall("GET", "/earth.jpg")  # both instances miss and both render
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(get_all, [f"{first.url}/earth_200x100.jpg", f"{second.url}/earth_200x100.jpg"])
-        assert spy.wait_for(lambda: spy.count("GET", "/earth_200x100.jpg") >= 2)
-        release.set()
-        responses = future.result()
+    urls = [f"{first.url}/earth_200x100.jpg", f"{second.url}/earth_200x100.jpg"]
+    # Both instances miss and both render.
+    responses = get_all_holding(spy, "/earth.jpg", urls, until=lambda: spy.count("GET", "/earth_200x100.jpg") >= 2)
     assert [r.status_code for r in responses] == [200, 200]
     assert responses[0].content == responses[1].content
     assert responses[0].headers["ETag"] == responses[1].headers["ETag"]

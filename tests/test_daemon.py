@@ -7,88 +7,13 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
+from tests.harness import get, metric_samples, put
 from tests.images import opened, quadrants
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class Daemon:
-    """``python -m proxy serve`` with a NOTIFY_SOCKET of our own, its log read as it comes."""
-
-    def __init__(self, tmp_path: Path, *args: str) -> None:
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(str(tmp_path / "notify"))
-        self.notify.settimeout(30)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("S3RP_", "PROMETHEUS_"))}
-        env["NOTIFY_SOCKET"] = str(tmp_path / "notify")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "proxy", "serve", "--address=127.0.0.1", "--port=0", "--access-log=", *args],
-            cwd=ROOT,
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.log: list[str] = []
-        self._logged = threading.Condition()
-        threading.Thread(target=self._read_log, daemon=True).start()
-        port = self.wait_log(r"listening on 127\.0\.0\.1:(\d+)")
-        self.url = f"http://127.0.0.1:{port.group(1)}"
-
-    def _read_log(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with self._logged:
-                self.log.append(line)
-                self._logged.notify_all()
-
-    def wait_log(self, pattern: str, timeout: float = 30, count: int = 1) -> re.Match[str]:
-        found: list[re.Match[str]] = []
-
-        def seen() -> bool:
-            found[:] = [m for line in self.log if (m := re.search(pattern, line))]
-            return len(found) >= count or self.process.poll() is not None
-
-        with self._logged:
-            self._logged.wait_for(seen, timeout)
-        assert len(found) >= count, f"not {count} log lines matching {pattern!r}:\n{''.join(self.log)}"
-        return found[0]
-
-    def notified(self) -> str:
-        return self.notify.recv(4096).decode()
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(30)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.notify.close()
-
-
-@pytest.fixture
-def daemon(tmp_path, spy, bucket):
-    started: list[Daemon] = []
-
-    def start(*args: str) -> Daemon:
-        d = Daemon(tmp_path, f"--bucket={bucket}", f"--s3-endpoint={spy.url}", "--s3-max-attempts=1", *args)
-        started.append(d)
-        return d
-
-    yield start
-    for d in started:
-        d.close()
 
 
 def refused(url: str) -> bool:
@@ -98,11 +23,6 @@ def refused(url: str) -> bool:
     except OSError:
         return True
     return False
-
-
-def get(url: str) -> requests.Response:
-    with requests.Session() as session:
-        return session.get(url, timeout=30)
 
 
 def test_ready_only_once_the_bucket_answers_then_sigterm_exits_0(daemon, spy, http):
@@ -117,7 +37,7 @@ def test_ready_only_once_the_bucket_answers_then_sigterm_exits_0(daemon, spy, ht
 
 
 def test_sigterm_during_in_flight_renders_completes_them_and_flushes_write_backs(daemon, s3, bucket, spy):
-    s3.put_object(Bucket=bucket, Key="earth.jpg", Body=quadrants(600, 400), ContentType="image/jpeg")
+    put(s3, bucket, "earth.jpg", quadrants(600, 400))
     proxy = daemon("--drain-seconds=20")
     assert proxy.notified().startswith("READY=1")
     release = spy.stall("GET", "/earth.jpg")  # every render waits for its original
@@ -143,7 +63,7 @@ def test_sigterm_during_in_flight_renders_completes_them_and_flushes_write_backs
 
 
 def test_drain_seconds_bounds_the_stop(daemon, s3, bucket, spy):
-    s3.put_object(Bucket=bucket, Key="slow.jpg", Body=quadrants(100, 100), ContentType="image/jpeg")
+    put(s3, bucket, "slow.jpg", quadrants(100, 100))
     proxy = daemon("--drain-seconds=0.5")
     assert proxy.notified().startswith("READY=1")
     release = spy.stall("GET", "/slow.jpg")
@@ -161,7 +81,7 @@ def test_drain_seconds_bounds_the_stop(daemon, s3, bucket, spy):
 
 
 def test_processes_share_the_port_and_stop_together(daemon, s3, bucket, http):
-    s3.put_object(Bucket=bucket, Key="earth.jpg", Body=quadrants(300, 300), ContentType="image/jpeg")
+    put(s3, bucket, "earth.jpg", quadrants(300, 300))
     proxy = daemon("--processes=2", "--drain-seconds=5")
     assert proxy.notified().startswith("READY=1")  # from the parent, once both workers are ready
     workers = [int(m) for m in re.findall(r"worker \d \(pid (\d+)\) started", "".join(proxy.log))]
@@ -172,7 +92,7 @@ def test_processes_share_the_port_and_stop_together(daemon, s3, bucket, http):
     # briefly miss the last one: poll (bounded) for the real condition.
     rendered = ("s3rp_requests_total", (("cache", "rendered"), ("status", "200")))
     deadline = time.monotonic() + 10
-    while (count := metric_values(http.get(f"{proxy.url}/metrics").text).get(rendered)) != 4:
+    while (count := metric_samples(http.get(f"{proxy.url}/metrics").text).get(rendered)) != 4:
         assert time.monotonic() < deadline, count
 
     # A worker that dies is replaced; SIGTERM is not a death to repair.
@@ -199,13 +119,3 @@ def test_sighup_reopens_the_access_log_in_every_worker(daemon, tmp_path):
     assert proxy.stop() == 0
     assert [line.split(" ")[3] for line in log_path.read_text().splitlines()] == [f"after{n}.jpg" for n in range(6)]
     assert "before.jpg" in (tmp_path / "access.log.1").read_text()
-
-
-def metric_values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    values: dict[tuple[str, Any], float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return values

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from proxy.keys import negotiated_base
 from proxy.tools import events
 from proxy.tools.events import (
     KeyKind,
@@ -125,10 +124,3 @@ def test_malformed_bodies(body):
 )
 def test_classify_by_name_alone(key, kind):
     assert classify(key, EXTENSIONS) is kind
-
-
-def test_negotiated_base():
-    assert negotiated_base("earth_200x200.jpg.avif") == "earth_200x200.jpg"
-    assert negotiated_base("a/b_10x0@2x.png.webp") == "a/b_10x0@2x.png"
-    for key in ("earth.jpg.avif", "earth_200x200.jpg", "earth_200x200.jpg.png", "earth_200x200_blur.jpg.avif", "x"):
-        assert negotiated_base(key) is None, key

@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-import time
-
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 from tornado.netutil import bind_sockets
 
 from proxy.config import Config
+from proxy.http.admin import READY_TTL
 from proxy.http.server import Listeners
-from tests.harness import RunningProxy, free_port
+from tests.harness import RunningProxy, Samples, free_port, get_all, metric, metric_samples, put
 from tests.images import quadrants
 
 
-def scrape(http, base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(http: requests.Session, base: str) -> Samples:
     response = http.get(f"{base}/metrics")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    return metric_samples(response.text)
 
 
 def test_metrics_count_requests_phases_write_backs_and_errors(proxy, s3, bucket, spy, http):
-    s3.put_object(Bucket=bucket, Key="earth.jpg", Body=quadrants(400, 300), ContentType="image/jpeg")
+    put(s3, bucket, "earth.jpg", quadrants(400, 300))
     assert http.get(f"{proxy.url}/earth_100x100.jpg").headers["X-Cache"] == "rendered"
     assert http.get(f"{proxy.url}/earth_100x100.jpg").headers["X-Cache"] == "memory"
     assert http.get(f"{proxy.url}/earth.jpg").headers["X-Cache"] == "s3"
@@ -44,56 +33,56 @@ def test_metrics_count_requests_phases_write_backs_and_errors(proxy, s3, bucket,
 
     samples = scrape(http, proxy.url)
     for cache in ("rendered", "memory", "s3"):
-        assert value(samples, "s3rp_requests_total", status="200", cache=cache) == 1, cache
-    assert value(samples, "s3rp_requests_total", status="404", cache="error") == 1
-    assert value(samples, "s3rp_requests_total", status="502", cache="error") == 1
-    assert value(samples, "s3rp_requests_total", status="503", cache="error") == 1
-    assert value(samples, "s3rp_memory_cache_hit_ratio") == 1 / 3
-    assert value(samples, "s3rp_memory_cache_bytes") > 0
-    assert value(samples, "s3rp_write_backs_total", result="stored") == 1
-    assert value(samples, "s3rp_write_backs_total", result="failed") == 0
-    assert value(samples, "s3rp_s3_errors_total", kind="error") == 1
-    assert value(samples, "s3rp_s3_errors_total", kind="throttled") == 1
+        assert metric(samples, "s3rp_requests_total", status="200", cache=cache) == 1, cache
+    assert metric(samples, "s3rp_requests_total", status="404", cache="error") == 1
+    assert metric(samples, "s3rp_requests_total", status="502", cache="error") == 1
+    assert metric(samples, "s3rp_requests_total", status="503", cache="error") == 1
+    assert metric(samples, "s3rp_memory_cache_hit_ratio") == 1 / 3
+    assert metric(samples, "s3rp_memory_cache_bytes") > 0
+    assert metric(samples, "s3rp_write_backs_total", result="stored") == 1
+    assert metric(samples, "s3rp_write_backs_total", result="failed") == 0
+    assert metric(samples, "s3rp_s3_errors_total", kind="error") == 1
+    assert metric(samples, "s3rp_s3_errors_total", kind="throttled") == 1
     for phase in ("queue_wait", "render", "write_back"):
-        assert value(samples, "s3rp_phase_duration_seconds_count", phase=phase) == 1, phase
-    assert value(samples, "s3rp_phase_duration_seconds_count", phase="s3_fetch") >= 3
-    assert value(samples, "s3rp_request_duration_seconds_count", cache="rendered") == 1
+        assert metric(samples, "s3rp_phase_duration_seconds_count", phase=phase) == 1, phase
+    assert metric(samples, "s3rp_phase_duration_seconds_count", phase="s3_fetch") >= 3
+    assert metric(samples, "s3rp_request_duration_seconds_count", cache="rendered") == 1
     assert ("s3rp_renders_in_progress", ()) in samples and ("s3rp_renders_queued", ()) in samples
     # Admin endpoints are not object requests.
     assert sum(v for (name, _), v in samples.items() if name == "s3rp_requests_total") == 6
 
 
 def test_write_back_failure_is_counted(proxy, s3, bucket, spy, http):
-    s3.put_object(Bucket=bucket, Key="earth.jpg", Body=quadrants(200, 200), ContentType="image/jpeg")
+    put(s3, bucket, "earth.jpg", quadrants(200, 200))
     spy.fail("PUT", "/earth_50x50.jpg", 500)
     assert http.get(f"{proxy.url}/earth_50x50.jpg").status_code == 200
     proxy.flush()
-    assert value(scrape(http, proxy.url), "s3rp_write_backs_total", result="failed") == 1
+    assert metric(scrape(http, proxy.url), "s3rp_write_backs_total", result="failed") == 1
 
 
-def test_readyz_answers_whether_the_bucket_answers(proxy, spy, http):
+def test_readyz_answers_whether_the_bucket_answers(start_proxy, clock, spy, http):
+    proxy = start_proxy(clock=clock)
     spy.fail("HEAD", None, 500)
     not_ready = http.get(f"{proxy.url}/readyz")
     assert not_ready.status_code == 503 and not_ready.text.startswith("not ready:")
     assert not_ready.headers["Cache-Control"] == "no-store"
     assert http.get(f"{proxy.url}/healthz").status_code == 200  # alive all the same
     spy.clear_faults()
-    # An answer is reused for READY_TTL (1s): poll, bounded, until the next check sees the bucket.
-    deadline = time.monotonic() + 10
-    while (ready := http.get(f"{proxy.url}/readyz")).status_code != 200:
-        assert time.monotonic() < deadline, ready.text
+    # An answer is reused for READY_TTL (1s); the next check, after it, sees the bucket.
+    assert http.get(f"{proxy.url}/readyz").status_code == 503
+    assert spy.count("HEAD", "") == 1
+    clock.advance(READY_TTL)
+    ready = http.get(f"{proxy.url}/readyz")
+    assert ready.status_code == 200
     assert ready.text == "ready\n"
+    assert spy.count("HEAD", "") == 2
 
 
-def test_readyz_probes_share_one_bucket_check(proxy, spy):
-    def probe(_: int) -> int:
-        with requests.Session() as session:
-            return session.get(f"{proxy.url}/readyz", timeout=10).status_code
-
-    with concurrent.futures.ThreadPoolExecutor(20) as pool:
-        statuses = list(pool.map(probe, range(40)))
+def test_readyz_probes_share_one_bucket_check(start_proxy, clock, spy):
+    proxy = start_proxy(clock=clock)
+    statuses = [r.status_code for r in get_all([f"{proxy.url}/readyz"] * 40)]
     assert set(statuses) == {200}
-    assert 1 <= spy.count("HEAD", "") <= 5  # one per READY_TTL (1s) at most, not one per probe
+    assert spy.count("HEAD", "") == 1  # one per READY_TTL (1s) at most, not one per probe
 
 
 def test_readyz_with_s3_down_is_503(start_proxy, http):

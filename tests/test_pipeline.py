@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import io
-import math
 from typing import Any
 
 import pytest
-from PIL import Image, ImageChops, ImageOps, ImageStat, features
+from PIL import Image, ImageOps, features
 
 from tests import corpus
+from tests.harness import put, stored_keys
+from tests.images import psnr
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 if features.check("avif"):
     CONTENT_TYPES["AVIF"] = "image/avif"
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "AVIF": "avif"}
-
-
-def put(s3: Any, bucket: str, key: str, body: bytes, content_type: str = "image/jpeg") -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
 def fetch(http: Any, proxy: Any, key: str) -> Image.Image:
@@ -33,12 +30,6 @@ def fetch(http: Any, proxy: Any, key: str) -> Image.Image:
 
 def close(actual: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 12) -> bool:
     return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
-    mse = sum(value**2 for value in ImageStat.Stat(diff).rms) / 3
-    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
 def test_dimensions_for_every_mode_and_dpr(proxy, s3, bucket, http):
@@ -257,8 +248,7 @@ def test_hostile_or_broken_originals_are_422_and_never_stored(start_proxy, s3, b
         assert 0 < len(response.text) < 200 and "Traceback" not in response.text, name
     proxy.flush()
     assert spy.count("PUT", "") == 0
-    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
-    assert keys == set(originals)
+    assert stored_keys(s3, bucket) == set(originals)
     assert http.get(f"{proxy.url}/healthz").status_code == 200
 
 

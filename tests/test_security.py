@@ -9,34 +9,23 @@ import asyncio
 import io
 import os
 import socket
-import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 from PIL import Image
 
-from proxy.errors import Overloaded
-from proxy.http.activecontent import ACTIVE_CONTENT_CSP, is_active
+from proxy.http.activecontent import ACTIVE_CONTENT_CSP
 from proxy.imaging.pool import RenderPool
-from proxy.storage.s3 import CHUNK, _read_capped
 from proxy.stored import metadata_key
 from proxy.tools.bucket import generated
 from tests import corpus
-from tests.harness import free_port
+from tests.harness import Daemon, get, put, raw, raw_bytes, stored_keys
 from tests.images import opened, quadrants, solid
 from tests.s3spy import Fault
-from tests.test_proxy import put, raw
-
-
-def stored_keys(s3: Any, bucket: str) -> set[str]:
-    return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
-
 
 # ---- keys -----------------------------------------------------------------------------------------------
 
@@ -84,14 +73,6 @@ def test_unsafe_keys_are_400_before_any_s3_call(route, proxy, s3, bucket, spy):
     assert spy.seen == []
     assert stored_keys(s3, bucket) == {"earth.jpg"}
     assert raw(proxy.url, "/healthz")[0] == 200
-
-
-def raw_bytes(base: str, target: bytes) -> int:
-    """Send a request line with raw bytes in it (http.client refuses them); return the status."""
-    with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=10) as sock:
-        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        response = sock.makefile("rb").readline()
-    return int(response.split()[1])
 
 
 def test_raw_bytes_in_the_request_line(proxy, s3, bucket, spy):
@@ -206,27 +187,6 @@ def test_source_limit_holds_without_content_length(start_proxy, s3, bucket, spy,
     assert spy.count("GET", "/big.jpg") == 1 and spy.count("PUT", "") == 0
 
 
-class CountingBody(io.BytesIO):
-    """A response body that records how much was read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.taken = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        self.taken += len(chunk)
-        return chunk
-
-
-def test_source_limit_stops_reading_early():
-    body = CountingBody(b"x" * (10 * CHUNK))
-    with pytest.raises(Exception, match="larger than"):
-        _read_capped(body, 2 * CHUNK)
-    assert body.taken <= 3 * CHUNK and body.closed
-    assert _read_capped(CountingBody(b"y" * 1000), 1000) == b"y" * 1000
-
-
 def test_s3_connect_timeout_is_504(start_proxy, http):
     with socket.socket() as unanswering, socket.socket() as filler:
         unanswering.bind(("127.0.0.1", 0))
@@ -259,41 +219,6 @@ def test_render_deadline_is_504_and_nothing_is_stored(start_proxy, s3, bucket, s
 
 async def _admitted(pool: RenderPool) -> int:
     return pool.in_progress + pool.queued
-
-
-def test_render_pool_refuses_when_full_and_holds_slots_until_threads_finish():
-    async def scenario() -> None:
-        pool = RenderPool(workers=1, queue=1)
-        gate = threading.Event()
-        first = asyncio.ensure_future(pool.run(gate.wait, 10))
-        second = asyncio.ensure_future(pool.run(gate.wait, 10))
-        await asyncio.sleep(0)  # let both tasks take their slots
-        assert (pool.in_progress, pool.queued) == (1, 1)
-        with pytest.raises(Overloaded) as refused:
-            await pool.run(lambda: None)
-        assert refused.value.status == 503 and refused.value.retry_after == 1
-        with pytest.raises(Overloaded):
-            pool.admit()
-        # A waiter giving up does not free the slot: its thread still runs.
-        first.cancel()
-        await asyncio.sleep(0)
-        with pytest.raises(Overloaded):
-            pool.admit()
-        gate.set()
-        assert await second is True
-        for _ in range(1000):  # the cancelled one's thread: its slot comes back when it really ends
-            if pool.in_progress + pool.queued == 0:
-                break
-            await asyncio.sleep(0.005)
-        assert pool.in_progress + pool.queued == 0
-        # An admitted render that never runs (its original failed) gives its slot back.
-        with pool.admit():
-            assert pool.in_progress == 1
-        assert pool.in_progress == 0
-        assert await pool.run(sum, (1, 2)) == 3
-        pool.close()
-
-    asyncio.run(scenario())
 
 
 def test_full_render_queue_is_503_before_the_original_is_fetched(start_proxy, s3, bucket, spy, http):
@@ -335,59 +260,26 @@ def peak_rss(pid: int) -> int:
 
 
 @pytest.fixture
-def start_process(spy, bucket, tmp_path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], str]]]:
-    """Start ``s3-resize-proxy serve`` as a process of its own, with extra flags; stopped afterwards."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(*flags: str) -> tuple[subprocess.Popen[bytes], str]:
-        port = free_port()
-        command = [sys.executable, "-m", "proxy", "serve", "--bucket", bucket, "--s3-endpoint", spy.url]
-        command += ["--address", "127.0.0.1", "--port", str(port), "--access-log", "", "--s3-max-attempts", "1"]
-        command += ["--processes", "1", *flags]
-        with (tmp_path / "stderr").open("wb") as stderr:
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):  # start-up: nothing to wait on but the port answering
-            try:
-                requests.get(f"{url}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, (tmp_path / "stderr").read_text()
-                threading.Event().wait(0.05)
-        return process, url
-
-    yield start
-    for process in started:
-        process.terminate()
-        process.wait(10)
-
-
-@pytest.fixture
-def proxy_process(start_process) -> tuple[subprocess.Popen[bytes], str]:
-    """One render thread, one queued render, no originals cache."""
-    return start_process("--render-threads", "1", "--render-queue", "1", "--originals-cache-mb", "0")
+def proxy_process(daemon: Callable[..., Daemon]) -> Daemon:
+    """``serve`` in a process of its own: one render thread, one queued render, no originals cache."""
+    return daemon("--processes=1", "--render-threads=1", "--render-queue=1", "--originals-cache-mb=0")
 
 
 def test_memory_stays_bounded_under_a_flood_of_large_misses(proxy_process, s3, bucket, spy):
-    process, url = proxy_process
+    process, url = proxy_process.process, proxy_process.url
     original = noise_jpeg(1200, 1000)
     flood = 16
     for i in range(flood + 1):
         put(s3, bucket, f"big-{i}.jpg", original)
 
-    def get(key: str) -> requests.Response:
-        with requests.Session() as session:
-            return session.get(f"{url}/{key}", timeout=30)
-
     for i in range(3):  # warm up: code paths, allocator arenas and one original in flight at a time
-        assert get(f"big-{flood}_{100 + i}x{100 + i}.jpg").status_code == 200
+        assert get(f"{url}/big-{flood}_{100 + i}x{100 + i}.jpg").status_code == 200
     baseline = peak_rss(process.pid)
     release = threading.Event()
     with spy.lock:
         spy.faults += [Fault("GET", f"/big-{i}.jpg", stall=release) for i in range(flood)]
     with ThreadPoolExecutor(flood) as pool:
-        futures = [pool.submit(get, f"big-{i}_300x300.jpg") for i in range(flood)]
+        futures = [pool.submit(get, f"{url}/big-{i}_300x300.jpg") for i in range(flood)]
         pending = set(futures)
         while len(pending) > 2:  # the refused ones answer at once; the two admitted wait for their originals
             done, pending = wait(pending, timeout=20, return_when=FIRST_COMPLETED)
@@ -408,8 +300,9 @@ def test_memory_stays_bounded_under_a_flood_of_large_misses(proxy_process, s3, b
     assert process.poll() is None
 
 
-def test_a_process_survives_every_crafted_input_in_bounded_memory(start_process, s3, bucket, spy):
-    process, url = start_process("--animation", "keep")
+def test_a_process_survives_every_crafted_input_in_bounded_memory(daemon, s3, bucket, spy):
+    started = daemon("--processes=1", "--animation=keep")
+    process, url = started.process, started.url
     hostile = {
         "giant-png.png": corpus.giant_png_header(),  # 10 gigapixels claimed
         "zlib-bomb.png": corpus.zlib_bomb_png(),  # 81 MB of pixels from a small file
@@ -569,27 +462,6 @@ def test_active_content_is_served_sandboxed(streamed, start_proxy, s3, bucket, h
             passive = key in ("photo.jpg", "notes.txt", "blob")
             assert csp == (None if passive else ACTIVE_CONTENT_CSP), key
             assert response.headers["X-Content-Type-Options"] == "nosniff"
-
-
-def test_active_content_types():
-    for active in (
-        "image/svg+xml",
-        "text/html",
-        "TEXT/HTML; charset=utf-8",
-        "application/xhtml+xml",
-        "text/xml",
-        "application/xml",
-        "application/javascript",
-        "application/x-shockwave-flash",
-        "application/pdf",
-        "text/xsl",
-        "multipart/x-mixed-replace",
-        "",
-        "nonsense",
-    ):
-        assert is_active(active), active
-    for passive in ("image/jpeg", "image/png", "image/webp", "image/avif", "video/mp4", "text/plain", "font/woff2"):
-        assert not is_active(passive), passive
 
 
 def test_svg_is_never_rasterised(proxy, s3, bucket, spy, http):

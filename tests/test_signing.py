@@ -9,8 +9,8 @@ import pytest
 from proxy import signing
 from proxy.cli import main
 from proxy.config import Config, ConfigError, load
+from tests.harness import put
 from tests.images import opened, quadrants
-from tests.test_proxy import put
 
 KEY = "0123456789abcdef-current"
 OLD = "0123456789abcdef-previous"

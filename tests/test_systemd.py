@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from proxy.config import OPTIONS_BY_NAME
+from tests.harness import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "systemd" / "s3-resize-proxy.service"
 WATCH_UNIT = ROOT / "systemd" / "s3-resize-proxy-watch.service"
 INSTALLED_BINARY = "/opt/s3-resize-proxy/bin/s3-resize-proxy"

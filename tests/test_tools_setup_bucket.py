@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from proxy.cli import main
 from proxy.tools import bucketconf
+from tests.harness import ROOT
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = ROOT / "conf"
 
 
 def setup(capsys, moto_url, bucket, *extra):

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,17 +22,12 @@ from proxy.config import Config
 from proxy.stored import thumbnail_write
 from proxy.tools import bucketconf
 from proxy.tools.watch import Settings, WatchMetrics, watch
-from tests.harness import free_port
+from tests.harness import ROOT, free_port, put, stored_keys
 from tests.images import opened, quadrants, solid
 from tests.queues import TestQueue, make_queue, wait_until
 from tests.s3spy import S3Spy
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZES = ("40x40", "20x0")
-
-
-def keys(s3: Any, bucket: str) -> set[str]:
-    return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
 
 
 def source_etag(s3: Any, bucket: str, key: str) -> str:
@@ -45,7 +39,9 @@ def etag(s3: Any, bucket: str, key: str) -> str:
 
 
 def put_image(s3: Any, bucket: str, key: str, body: bytes) -> str:
-    return str(s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="image/jpeg")["ETag"]).strip('"')
+    """Store a JPEG original; its ETag."""
+    put(s3, bucket, key, body)
+    return etag(s3, bucket, key)
 
 
 def notify(s3: Any, bucket: str, queue: TestQueue) -> None:
@@ -146,13 +142,13 @@ def test_replaced_original_loses_stale_variants_and_gets_warm_sizes_again(
 ):
     old = put_image(s3, bucket, "earth.jpg", quadrants(160, 120))
     put_image(s3, bucket, "moon.jpg", quadrants(160, 120))
-    s3.put_object(Bucket=bucket, Key="earth.png", Body=solid(90, 60, fmt="PNG"), ContentType="image/png")
-    s3.put_object(Bucket=bucket, Key="earth_80x80.jpg", Body=solid(80, 80), ContentType="image/jpeg")  # an original
+    put(s3, bucket, "earth.png", solid(90, 60, fmt="PNG"), "image/png")
+    put(s3, bucket, "earth_80x80.jpg", solid(80, 80))  # an original named like a thumbnail
     for path in ("earth_30x30.webp", "earth_60x40_fit.jpg", "earth_70x70.png", "moon_30x30.webp"):
         assert http.get(f"{proxy.url}/{path}").status_code == 200, path
     proxy.flush()
     assert warm_cli(bucket, moto_url) == 0
-    before = keys(s3, bucket)
+    before = stored_keys(s3, bucket)
     assert {"earth_40x40.jpg", "earth_20x0.jpg", "moon_40x40.jpg"} <= before
     moon = {key: etag(s3, bucket, key) for key in before if key.startswith("moon")}
     notify(s3, bucket, queue)
@@ -162,7 +158,7 @@ def test_replaced_original_loses_stale_variants_and_gets_warm_sizes_again(
     new = put_image(s3, bucket, "earth.jpg", solid(100, 50))  # replaced: one ObjectCreated:Put event
     assert new != old
     watcher.wait_idle(queue, 1 + 4 + 2)  # the event, then those of watch's own 4 deletes and 2 writes
-    after = keys(s3, bucket)
+    after = stored_keys(s3, bucket)
     assert after == before - {"earth_30x30.webp", "earth_60x40_fit.jpg"}  # the other variants are made again
     for key in ("earth_40x40.jpg", "earth_20x0.jpg"):
         assert source_etag(s3, bucket, key) == new
@@ -185,7 +181,7 @@ def test_removed_original_loses_every_variant(proxy, s3, bucket, http, moto_url,
         assert http.get(f"{proxy.url}/{path}").status_code == 200, path
     proxy.flush()
     assert warm_cli(bucket, moto_url) == 0
-    variant = "photos/a b+c_30x30.webp.avif"  # a negotiated variant, stored under the contract
+    variant = "photos/a b+c_25x25_pad.png.avif"  # a negotiated variant, stored under the contract
     made = thumbnail_write(
         content_type="image/avif",
         source_key="photos/a b+c.jpg",
@@ -193,13 +189,13 @@ def test_removed_original_loses_every_variant(proxy, s3, bucket, http, moto_url,
         cache_control="public",
         storage_class="STANDARD",
     )
-    s3.put_object(Bucket=bucket, Key=variant, Body=b"avif", Metadata=dict(made.metadata), Tagging=made.tagging)
+    put(s3, bucket, variant, b"avif", "image/avif", Metadata=dict(made.metadata), Tagging=made.tagging)
     notify(s3, bucket, queue)
     watcher = start_watcher()
     s3.delete_object(Bucket=bucket, Key="photos/a b+c.jpg")
     watcher.wait_idle(queue, 1 + 5)
-    assert {key for key in keys(s3, bucket) if key.startswith("photos/a b")} == set()
-    assert keys(s3, bucket) == {
+    assert {key for key in stored_keys(s3, bucket) if key.startswith("photos/a b")} == set()
+    assert stored_keys(s3, bucket) == {
         "photos/other.jpg",
         "photos/other_30x30.jpg",
         "photos/other_40x40.jpg",
@@ -216,9 +212,9 @@ def test_own_writes_and_other_objects_are_ignored_without_any_s3_call(
     for path in ("earth_30x30.jpg", "earth_20x20@2x.webp", "earth_25x0_fit.png"):  # write-backs of the proxy
         assert http.get(f"{proxy.url}/{path}").status_code == 200, path
     proxy.flush()
-    s3.put_object(Bucket=bucket, Key="earth_30x30.jpg.avif", Body=b"a negotiated variant", ContentType="image/avif")
-    s3.put_object(Bucket=bucket, Key="notes.txt", Body=b"not an image", ContentType="text/plain")
-    s3.put_object(Bucket=bucket, Key="logo.svg", Body=b"<svg/>", ContentType="image/svg+xml")
+    put(s3, bucket, "earth_30x30.jpg.avif", b"a negotiated variant", "image/avif")
+    put(s3, bucket, "notes.txt", b"not an image", "text/plain")
+    put(s3, bucket, "logo.svg", b"<svg/>", "image/svg+xml")
     watcher.wait_idle(queue, 6)
     assert watcher.events("thumbnail") == 4 and watcher.events("other") == 2
     assert [(s.method, s.path) for s in watch_spy.seen] == [("HEAD", f"/{bucket}")]  # its start-up check only
@@ -258,7 +254,7 @@ def test_old_events_after_newer_ones_keep_the_current_thumbnails(s3, bucket, mot
         assert source_etag(s3, bucket, key) == v3
         assert watch_spy.count("PUT", f"/{key}", 200) == 1  # made once: never deleted by the old events
     assert watch_spy.count("POST", f"/{bucket}") == 1  # the v1 thumbnails, deleted on the newest event
-    assert keys(s3, bucket) == {"earth.jpg", "earth_40x40.jpg", "earth_20x0.jpg"}
+    assert stored_keys(s3, bucket) == {"earth.jpg", "earth_40x40.jpg", "earth_20x0.jpg"}
 
 
 def test_malformed_messages_are_deleted_and_the_watcher_goes_on(s3, bucket, queue, start_watcher):
@@ -318,11 +314,9 @@ def test_a_late_thumbnail_of_the_old_original_goes_on_the_recheck(s3, bucket, mo
     late = thumbnail_write(
         content_type="image/jpeg", source_key="earth.jpg", source_etag=old, cache_control="x", storage_class="STANDARD"
     )
-    s3.put_object(
-        Bucket=bucket, Key="earth_33x33.jpg", Body=solid(33, 33), Metadata=dict(late.metadata), Tagging=late.tagging
-    )
+    put(s3, bucket, "earth_33x33.jpg", solid(33, 33), Metadata=dict(late.metadata), Tagging=late.tagging)
     watcher.wait_idle(queue, 1 + 2 + 1 + 1)  # the event (done the 2nd time), our 2 writes, the late one, its delete
-    assert keys(s3, bucket) == {"earth.jpg", "earth_40x40.jpg", "earth_20x0.jpg"}
+    assert stored_keys(s3, bucket) == {"earth.jpg", "earth_40x40.jpg", "earth_20x0.jpg"}
     assert watcher.events("original") == 2 and source_etag(s3, bucket, "earth_40x40.jpg") == new
 
 
@@ -385,7 +379,7 @@ def test_sigterm_in_the_middle_of_a_batch(moto_url, s3, bucket, watch_spy):
     assert "stopping: finishing 2 message(s) in progress" in log, log
     assert queue.counts() == (2, 0)
     assert sorted(json.loads(body)["key"] for body in queue.drain()) == ["c.jpg", "d.jpg"]
-    assert {key for key in keys(s3, bucket) if "_" in key} == {"a_10x10.jpg", "b_10x10.jpg"}
+    assert {key for key in stored_keys(s3, bucket) if "_" in key} == {"a_10x10.jpg", "b_10x10.jpg"}
 
 
 def test_two_watchers_share_the_work_of_warm_queue_url(moto_url, s3, bucket, capsys):
@@ -410,7 +404,7 @@ def test_two_watchers_share_the_work_of_warm_queue_url(moto_url, s3, bucket, cap
         assert f"warm: {count} originals: {count} queued, 0 already complete, 0 not queued" in out
         assert f"thumbnails: {2 * count - 1} for the watchers to make" in out
         wait_until(lambda: sum(w.events("warm") for w in watchers) == count and queue.counts() == (0, 0))
-        thumbnails = {key for key in keys(s3, bucket) if "_" in key}
+        thumbnails = {key for key in stored_keys(s3, bucket) if "_" in key}
         assert len(thumbnails) == 2 * count  # the bucket is complete
         for key in thumbnails - {"p/000_40x40.jpg"}:  # each made once, by one watcher or the other
             assert sum(spy.count("PUT", f"/{key}", 200) for spy in spies) == 1, key

@@ -32,8 +32,8 @@ MAX_RESPAWNS = 5
 
 
 def supervise(config: Config, listeners: Listeners) -> int:
-    """Run ``config.worker_processes`` workers until SIGTERM/SIGINT; the group's exit status."""
-    count = config.worker_processes
+    """Run ``config.process_count`` workers until SIGTERM/SIGINT; the group's exit status."""
+    count = config.process_count
     ready_r, ready_w = os.pipe()
     wake_r, wake_w = os.pipe()
     for fd in (ready_r, wake_r, wake_w):

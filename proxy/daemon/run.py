@@ -29,8 +29,8 @@ def run(config: Config) -> int:
         return 1
     admin = f", admin on {config.admin_address or config.address}:{listeners.admin_port}" if listeners.admin else ""
     log.info("listening on %s:%d%s, bucket %s", config.address, listeners.port, admin, config.bucket)
-    with _metrics_dir(config.worker_processes):
-        if config.worker_processes > 1:
+    with _metrics_dir(config.process_count):
+        if config.process_count > 1:
             return supervise(config, listeners)
 
         def ready() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from proxy.errors import ProxyError
@@ -27,7 +26,7 @@ class Readiness:
 
     async def problem(self) -> str | None:
         """None when ready, else a short reason."""
-        now = time.monotonic()
+        now = self.service.clock()
         if self._answer is not None and now - self._answer[0] < READY_TTL:
             return self._answer[1]
         return await self._flight.run("bucket", self._check)
@@ -41,7 +40,7 @@ class Readiness:
             problem = exc.reason
         except TimeoutError:
             problem = "S3 did not answer in time"
-        self._answer = (time.monotonic(), problem)
+        self._answer = (self.service.clock(), problem)
         return problem
 
 

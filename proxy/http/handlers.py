@@ -11,6 +11,7 @@ from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
 from proxy.errors import BadRequest, ProxyError
+from proxy.http.accept import negotiate
 from proxy.http.activecontent import ACTIVE_CONTENT_CSP, is_active
 from proxy.http.conditional import not_modified
 from proxy.service.image_service import ImageService, Reply
@@ -32,10 +33,13 @@ class BaseHandler(RequestHandler):
     """Common headers and the single error-to-HTTP mapping."""
 
     admin = False  # admin endpoints stay out of the access log and request metrics
+    vary_accept = False  # the answer depends on Accept (--auto-format)
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
         self.clear_header("Server")
+        if self.vary_accept:
+            self.set_header("Vary", "Accept")
         if hooks := self.settings.get("hooks"):  # request id, draining (proxy/observe.py)
             hooks.default_headers(self)
 
@@ -74,6 +78,7 @@ class ObjectHandler(BaseHandler):
 
     reply: Reply | None = None  # what was answered, for the access log and metrics
     key: str | None = None
+    negotiate = True  # --auto-format applies (not behind the S3 website's redirect: S3 answers by key alone)
 
     def initialize(self, service: ImageService) -> None:
         self.service = service
@@ -98,12 +103,18 @@ class ObjectHandler(BaseHandler):
         sig = self.request.query_arguments.get("sig")
         # Range applies to GET only (RFC 9110 14.2); one we do not serve is ignored: the whole object is sent.
         byte_range = parse_range(self.request.headers.get("Range")) if self.request.method == "GET" else None
+        prefer = None
+        if self.negotiate and self.service.negotiates(key):
+            self.vary_accept = True  # on every answer for the key, errors too: caches must keep variants apart
+            self.set_header("Vary", "Accept")
+            prefer = negotiate(self.request.headers.get("Accept"), self.service.config.auto_format)
         try:
             reply = await self.service.get(
                 key,
                 sig[0].decode("ascii", "replace") if sig else None,
                 byte_range=byte_range,
                 if_range=self.request.headers.get("If-Range"),
+                prefer=prefer,
             )
         except ProxyError as exc:
             self.fail(exc)
@@ -156,7 +167,12 @@ class ObjectHandler(BaseHandler):
 
 
 class ResizePhpHandler(ObjectHandler):
-    """``GET|HEAD /resize.php?src=<key>``: the old 302 contract, the same as ``GET /<key>``."""
+    """``GET|HEAD /resize.php?src=<key>``: the old 302 contract, the same as ``GET /<key>``.
+
+    Never negotiated: S3 serves later requests for the key from what is stored there, by key alone, so the
+    format the key names is the one answered and stored."""
+
+    negotiate = False
 
     async def get(self) -> None:  # type: ignore[override]
         await self.answer_src()

@@ -20,6 +20,7 @@ from proxy.config import Config
 from proxy.observe.accesslog import AccessEntry, format_json, format_text
 from proxy.observe.metrics import Metrics
 from proxy.service.image_service import ImageService
+from proxy.service.reply import Reply
 from proxy.storage.s3 import PutResult, StoreHooks
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class RequestHooks:
                 render_ms=None if render is None else render * 1000,
                 total_ms=total * 1000,
                 request_id=getattr(handler, "request_id", ""),
+                sent_format=_sent_format(reply),
             )
         )
 
@@ -173,6 +175,13 @@ def store_hooks(metrics: Metrics) -> StoreHooks:
         fetched=metrics.phase_seconds.labels("s3_fetch").observe,
         written=written,
     )
+
+
+def _sent_format(reply: Reply | None) -> str:
+    """The negotiated format sent instead of the one the key names (``avif``), else ''."""
+    if reply is None or not reply.variant:
+        return ""
+    return reply.content_type.partition("/")[2]
 
 
 def _key(handler: RequestHandler) -> str:

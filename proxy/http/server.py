@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,10 +74,14 @@ def bind(config: Config) -> Listeners:
 class ProxyServer:
     """One listening proxy in the current event loop."""
 
-    def __init__(self, config: Config, service: ImageService | None = None) -> None:
+    def __init__(
+        self, config: Config, service: ImageService | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.service = service or ImageService(config, store=ObjectStore(config, hooks=store_hooks(self.metrics)))
+        self.service = service or ImageService(
+            config, store=ObjectStore(config, hooks=store_hooks(self.metrics)), clock=clock
+        )
         self.hooks = RequestHooks(config, self.metrics, self.service)
         self.service.renders.observe = self.hooks.observe_render
         admin = admin_routes(self.service, self.metrics, self.hooks)

@@ -40,9 +40,7 @@ def normalise(image: Image.Image, source_format: str | None) -> Image.Image:
         return image.convert("L")
     if mode in ("La",):
         return image.convert("LA")
-    if mode in ("P", "PA") and has_alpha(image):
-        return image.convert("RGBA")
-    if has_alpha(image):
+    if has_alpha(image):  # palette with transparency, PA, RGBa...
         return image.convert("RGBA")
     return image.convert("RGB")
 

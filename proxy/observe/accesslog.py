@@ -6,8 +6,9 @@ contains a space:
     2026-11-27T05:01:02.123Z 203.0.113.7 GET earth_200x200.jpg 200 3811 rendered 84.2 101.5 9f2c4e1a
 
 that is: time (UTC, ISO 8601), client, method, key, status, bytes, cache result (memory, s3, rendered,
-error), render ms, total ms, request id. JSON (``--access-log-format=json``): one object per line with the
-same field names.
+error), render ms, total ms, request id, and, only when ``--auto-format`` answered the key in another format
+than it names, that format (``avif``, ``webp``). JSON
+(``--access-log-format=json``): one object per line with the same field names.
 """
 
 from __future__ import annotations
@@ -17,7 +18,19 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
-FIELDS = ("time", "client", "method", "key", "status", "bytes", "cache", "render_ms", "total_ms", "request_id")
+FIELDS = (
+    "time",
+    "client",
+    "method",
+    "key",
+    "status",
+    "bytes",
+    "cache",
+    "render_ms",
+    "total_ms",
+    "request_id",
+    "sent_format",
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,7 @@ class AccessEntry:
     render_ms: float | None
     total_ms: float
     request_id: str
+    sent_format: str = ""  # avif | webp when negotiated into another format than the key names
 
 
 def format_text(entry: AccessEntry) -> str:
@@ -47,7 +61,8 @@ def format_text(entry: AccessEntry) -> str:
         f"{entry.total_ms:.1f}",
         entry.request_id or "-",
     )
-    return " ".join(values)
+    line = " ".join(values)
+    return f"{line} {entry.sent_format}" if entry.sent_format else line  # lines without it stay as they were
 
 
 def format_json(entry: AccessEntry) -> str:
@@ -64,8 +79,11 @@ def parse(line: str) -> AccessEntry | None:
     try:
         if line.startswith("{"):
             record = json.loads(line)
+            record.setdefault("sent_format", "")
             return _entry([str(record[name]) if record[name] is not None else "-" for name in FIELDS])
         parts = line.split(" ", len(FIELDS))  # at most one part too many: other logs' long lines split no further
+        if len(parts) == len(FIELDS) - 1:  # no sent_format: the key's own format was sent
+            parts.append("-")
         if len(parts) != len(FIELDS):
             return None
         return _entry(parts)
@@ -74,7 +92,7 @@ def parse(line: str) -> AccessEntry | None:
 
 
 def _entry(values: list[str]) -> AccessEntry:
-    time, client, method, key, status, size, cache, render_ms, total_ms, request_id = values
+    time, client, method, key, status, size, cache, render_ms, total_ms, request_id, sent_format = values
     return AccessEntry(
         time=datetime.fromisoformat(time.replace("Z", "+00:00")),
         client="" if client == "-" else client,
@@ -86,6 +104,7 @@ def _entry(values: list[str]) -> AccessEntry:
         render_ms=None if render_ms == "-" else float(render_ms),
         total_ms=float(total_ms),
         request_id="" if request_id == "-" else request_id,
+        sent_format="" if sent_format in ("-", "") else sent_format,
     )
 
 

@@ -4,6 +4,7 @@ originals (byte-bounded, short-lived) and recent 404s."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,14 +26,17 @@ class CachedObject:
     etag: str
     last_modified: datetime
     cache_control: str | None
-    fetched_at: float  # time.monotonic() when S3 last confirmed it
+    fetched_at: float  # the service's clock when S3 last confirmed it
+    generated: bool = False  # a thumbnail we made (rendered here, or stored with our metadata)
+    variant: bool = False  # a negotiated variant in another format than its key's thumbnail asks for
 
 
 class MemoryCache:
     """LRU of objects bounded by total bytes; entries older than ``ttl`` are reported stale for revalidation."""
 
-    def __init__(self, max_bytes: int, ttl: float) -> None:
+    def __init__(self, max_bytes: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
+        self._clock = clock
         self._lru: LRUCache[str, CachedObject] | None = (
             LRUCache(maxsize=max_bytes, getsizeof=lambda obj: len(obj.body) + ENTRY_OVERHEAD) if max_bytes else None
         )
@@ -41,7 +45,7 @@ class MemoryCache:
         return self._lru.get(key) if self._lru is not None else None
 
     def is_fresh(self, obj: CachedObject) -> bool:
-        return time.monotonic() - obj.fetched_at < self.ttl
+        return self._clock() - obj.fetched_at < self.ttl
 
     def put(self, obj: CachedObject) -> None:
         if self._lru is None or len(obj.body) + ENTRY_OVERHEAD > self._lru.maxsize:
@@ -60,9 +64,9 @@ class MemoryCache:
 class OriginalsCache:
     """Originals kept for ``ttl`` seconds after their GET, so that further sizes of a new image cost no GET."""
 
-    def __init__(self, max_bytes: int, ttl: float) -> None:
+    def __init__(self, max_bytes: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._lru: TTLCache[str, S3Object] | None = (
-            TTLCache(maxsize=max_bytes, ttl=ttl, getsizeof=lambda obj: len(obj.body) + ENTRY_OVERHEAD)
+            TTLCache(maxsize=max_bytes, ttl=ttl, timer=clock, getsizeof=lambda obj: len(obj.body) + ENTRY_OVERHEAD)
             if max_bytes and ttl > 0
             else None
         )
@@ -78,16 +82,14 @@ class OriginalsCache:
             return
         self._lru[obj.info.key] = obj
 
-    @property
-    def bytes_used(self) -> int:
-        return int(self._lru.currsize) if self._lru is not None else 0
-
 
 class NegativeCache:
     """Keys recently found missing (404), remembered for a few seconds only."""
 
-    def __init__(self, ttl: float, max_entries: int = 100_000) -> None:
-        self._seen: TTLCache[str, bool] | None = TTLCache(maxsize=max_entries, ttl=ttl) if ttl > 0 else None
+    def __init__(self, ttl: float, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seen: TTLCache[str, bool] | None = (
+            TTLCache(maxsize=max_entries, ttl=ttl, timer=clock) if ttl > 0 else None
+        )
 
     def __contains__(self, key: str) -> bool:
         return self._seen is not None and key in self._seen
@@ -95,7 +97,3 @@ class NegativeCache:
     def add(self, key: str) -> None:
         if self._seen is not None:
             self._seen[key] = True
-
-    def discard(self, key: str) -> None:
-        if self._seen is not None:
-            self._seen.pop(key, None)

@@ -9,6 +9,7 @@ from enum import Enum
 from proxy.service.cache import CachedObject
 from proxy.service.ranges import ByteRange, cut, if_range_holds
 from proxy.storage.s3 import ObjectInfo, Stream
+from proxy.stored import source_of
 
 
 class Origin(Enum):
@@ -33,6 +34,8 @@ class Reply:
     stream: Stream | None = None
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds, when S3 or a render was involved
     content_range: str | None = None  # a 206: ``bytes a-b/total``; ``body``/``stream`` then hold that part
+    generated: bool = False  # a thumbnail we made (not an object someone uploaded)
+    variant: bool = False  # sent in a negotiated format (--auto-format), not the one the key names
 
     @classmethod
     def cached(cls, obj: CachedObject, origin: Origin, timings: dict[str, float] | None = None) -> Reply:
@@ -45,6 +48,8 @@ class Reply:
             origin=origin,
             body=obj.body,
             timings=timings or {},
+            generated=obj.generated,
+            variant=obj.variant,
         )
 
     @classmethod
@@ -63,6 +68,7 @@ class Reply:
             stream=stream,
             timings=timings,
             content_range=info.content_range,
+            generated=source_of(info.metadata) is not None,
         )
 
     def ranged(self, byte_range: ByteRange | None, if_range: str | None) -> Reply:

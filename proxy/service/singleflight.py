@@ -23,6 +23,3 @@ class SingleFlight(Generic[T]):
             task.add_done_callback(lambda _: self._flights.pop(key, None))
         # shield: one waiter giving up (client gone, deadline) must not cancel the shared work.
         return await asyncio.shield(task)
-
-    def __len__(self) -> int:
-        return len(self._flights)

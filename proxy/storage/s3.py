@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
     ReadTimeoutError,
+    SSLError,
 )
 
 from proxy.config import Config
@@ -196,7 +198,7 @@ class ObjectStore:
         if byte_range:
             params["Range"] = byte_range
         try:
-            response = await self.call(self._client.get_object, **params)
+            info, body = await self.call(self._get, params, stream_over, max_bytes)
         except _NotModified:
             return NOT_MODIFIED
         except _BadRange as bad:
@@ -207,15 +209,23 @@ class ObjectStore:
                 log.warning("S3 denied GET of original %s: check the IAM policy", key)
                 raise UpstreamError("S3 denied access to the original") from None
             return None
-        info = _info(key, response)
+        return S3Object(info, body) if isinstance(body, bytes) else Stream(self, info, body)
+
+    def _get(self, params: dict[str, Any], stream_over: int | None, max_bytes: int | None) -> tuple[ObjectInfo, Any]:
+        """GET and, in the same I/O thread, read the body unless it is to be streamed.
+
+        A body left unread holds its pooled connection; if it then waited for a free thread, more bodies than
+        threads would be open at once and botocore would open (and TLS-handshake) connections past the pool.
+        """
+        response = self._client.get_object(**params)
+        info = _info(params["Key"], response)
         body = response["Body"]
         if max_bytes is not None and info.size > max_bytes:
             body.close()
             raise Unprocessable(f"original larger than {max_bytes // (1024 * 1024)} MB")
         if stream_over is not None and info.size > stream_over:
-            return Stream(self, info, body)
-        data = await self.call(_read_capped, body, max_bytes)
-        return S3Object(info, data)
+            return info, body
+        return info, _read_capped(body, max_bytes)
 
     async def put(self, key: str, body: bytes, params: WriteParams) -> PutResult:
         """PUT a new object; never overwrites one that exists where the endpoint supports If-None-Match."""
@@ -301,10 +311,25 @@ def _translated(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise _client_error(exc) from None
     except (ConnectTimeoutError, ReadTimeoutError):
         raise UpstreamTimeout("S3 timed out") from None
+    except SSLError as exc:
+        raise _tls_failure(exc) from None
     except BotoCoreError as exc:
         raise UpstreamError(f"S3 unreachable: {type(exc).__name__}") from None
     except OSError as exc:  # a socket error while streaming a body
         raise UpstreamError(f"S3 connection failed: {type(exc).__name__}") from None
+
+
+def _tls_failure(exc: SSLError) -> UpstreamError:
+    """A TLS failure: a 502 and a warning with its reason (nothing falls back to an unverified connection)."""
+    error = exc.kwargs.get("error")  # urllib3's SSLError, wrapping what ssl or the hostname check raised
+    cause = error.args[0] if error is not None and error.args and isinstance(error.args[0], Exception) else error
+    # urllib3 checks the hostname itself and raises its CertificateError, a ValueError.
+    if isinstance(cause, ssl.SSLCertVerificationError | ValueError):
+        detail = getattr(cause, "verify_message", None) or str(cause)
+        log.warning("S3 TLS certificate verify failed (%s): %s", detail, exc.kwargs.get("endpoint_url"))
+        return UpstreamError("S3 TLS verification failed")
+    log.warning("S3 TLS handshake failed (%s): %s", cause or exc, exc.kwargs.get("endpoint_url"))
+    return UpstreamError("S3 TLS handshake failed")
 
 
 def _client_error(exc: ClientError) -> Exception:

@@ -49,6 +49,7 @@ class Report:
     capacity: int
     outcomes: Counter[str] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
+    formats: Counter[str] = field(default_factory=Counter)  # formats sent for thumbnails (negotiated ones too)
     sizes_by_ext: dict[str, BoundedCounter] = field(default_factory=dict)  # at most one per output format
     first: datetime | None = None
     last: datetime | None = None
@@ -68,13 +69,16 @@ class Report:
             self.first = time
         if self.last is None or time > self.last:
             self.last = time
-        thumb = logs.thumbnail(key)
+        thumb, sent = logs.thumbnail(key), request.sent_format
+        if thumb is None and (named := logs.variant(key)) is not None:
+            (thumb, sent), key = named, key.rpartition(".")[0]  # counted as the thumbnail it answers for
         if thumb is None:
             self.outcomes[_ORIGINAL[outcome]] += 1
             return
         self.outcomes[outcome] += 1
         if outcome == logs.ERROR:
             return
+        self.formats[sent or thumb.ext] += 1
         self.sizes.add(thumb.size)
         by_ext = self.sizes_by_ext.get(thumb.ext)
         if by_ext is None:
@@ -127,6 +131,7 @@ def summary(report: Report, stats: logs.ReadStats, now: datetime, top: int) -> d
             for name, count in report.outcomes.items()
             if name.startswith("original ")
         },
+        "formats_sent": dict(report.formats.most_common()),
         "sizes": [{"size": size, "requests": count} for size, count in report.sizes.most_common(top)],
         "sizes_by_extension": {
             ext: [{"size": size, "requests": count} for size, count in counter.most_common(top)]
@@ -175,6 +180,7 @@ def render_text(result: dict[str, Any]) -> str:
         f"{read['skipped']} unrecognised; period {period['first']} .. {period['last']}",
         f"Thumbnail requests: {thumbs['hits']} hits, {thumbs['misses']} misses (made), {thumbs['errors']} errors; "
         f"hit ratio {ratio}",
+        "Formats sent: " + (", ".join(f"{fmt} {count}" for fmt, count in result["formats_sent"].items()) or "-"),
         "",
         "Most requested sizes:",
         *[f"  {row['requests']:>10}  {row['size']}" for row in result["sizes"]],

@@ -15,10 +15,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from proxy import stored
-from proxy.config import Config, ConfigError, add_arguments, from_args
+from proxy.config import Config, ConfigError, Scope, add_arguments, from_args, option_names
 from proxy.storage.s3 import make_client
 
-S3_OPTIONS = ("bucket", "s3-endpoint", "region", "s3-connect-timeout", "s3-read-timeout", "s3-max-attempts")
+S3_OPTIONS = option_names(Scope.S3)  # --bucket, --s3-endpoint, --region, the S3 timeouts and attempts
 DELETE_BATCH = 1000  # DeleteObjects' maximum
 
 

@@ -14,8 +14,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import unquote_plus
 
-from proxy.errors import BadRequest
-from proxy.keys import negotiated_base, parse_thumbnail
+from proxy.keys import answered_thumbnail
 
 MARKER = "s3-resize-proxy"  # the field that makes a message one of ours; its value names the request
 WARM = "warm"
@@ -93,13 +92,8 @@ class KeyKind(Enum):
 def classify(key: str, source_extensions: tuple[str, ...]) -> KeyKind:
     """What a key is, from its name alone (no S3 call). A camera file named like a thumbnail
     (``IMG_1024x768.jpg``) counts as a thumbnail here: watch cannot tell it from a write-back by name."""
-    if negotiated_base(key) is not None:
+    if answered_thumbnail(key) is not None:  # invalid ones (``a_1x1_blur.jpg``) are never written by us
         return KeyKind.THUMBNAIL
-    try:
-        if parse_thumbnail(key) is not None:
-            return KeyKind.THUMBNAIL
-    except BadRequest:  # shaped like a thumbnail but invalid (``a_1x1_blur.jpg``): never written by us
-        pass
     stem, dot, ext = key.rpartition(".")
     if stem and dot and "/" not in ext and ext.lower() in source_extensions:
         return KeyKind.ORIGINAL

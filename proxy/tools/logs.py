@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from proxy.errors import BadRequest
-from proxy.keys import parse_thumbnail, split_thumbnail
+from proxy.keys import AUTO_FORMATS, NEGOTIABLE_EXTENSIONS, parse_thumbnail, split_thumbnail
 from proxy.observe import accesslog
 from proxy.tools import s3log
 
@@ -36,6 +36,7 @@ class Request(NamedTuple):
     status: int
     outcome: str
     source: str  # "proxy" or "s3"
+    sent_format: str = ""  # the proxy's log: the format --auto-format sent instead of the key's (avif, webp)
 
 
 @dataclass
@@ -96,7 +97,8 @@ def _from_line(line: str, stats: ReadStats) -> Request | None:
         stats.proxy_lines += 1
         if entry.method not in ("GET", "HEAD"):
             return None
-        return Request(entry.time, entry.key, entry.status, _proxy_outcome(entry.cache, entry.status), "proxy")
+        outcome = _proxy_outcome(entry.cache, entry.status)
+        return Request(entry.time, entry.key, entry.status, outcome, "proxy", entry.sent_format)
     s3_entry = s3log.parse(line)
     if s3_entry is not None:
         stats.s3_lines += 1
@@ -150,6 +152,18 @@ def thumbnail(key: str) -> Thumbnail | None:
     stem, rest = parts
     size = _size(rest)
     return None if size is None else Thumbnail(stem, *size)
+
+
+def variant(key: str) -> tuple[Thumbnail, str] | None:
+    """For a negotiated variant's key (``earth_200x200.jpg.avif``): the thumbnail it answers for, and its format."""
+    if not key.endswith(_VARIANT_SUFFIXES):
+        return None
+    base, _, fmt = key.rpartition(".")
+    named = thumbnail(base)
+    return (named, fmt) if named is not None and named.ext in NEGOTIABLE_EXTENSIONS else None
+
+
+_VARIANT_SUFFIXES = tuple(f".{fmt}" for fmt in AUTO_FORMATS)
 
 
 @lru_cache(maxsize=4096)

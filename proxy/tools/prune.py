@@ -1,6 +1,7 @@
 """``prune --unused-days=N --logs=PATH...``: delete generated thumbnails nobody requested in N days.
 
-A thumbnail goes only if all of these hold: it is shaped like a thumbnail, it is older than N days (so one
+A thumbnail goes only if all of these hold: it is shaped like a thumbnail (or is a negotiated variant of one,
+which counts as requested when its thumbnail is), it is older than N days (so one
 made after the logs were cut survives), the logs show no request for it in N days, and its metadata and tag
 say the proxy generated it. Dry-run unless ``--yes``.
 """
@@ -16,8 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from proxy.errors import BadRequest
-from proxy.keys import parse_thumbnail
+from proxy.keys import answered_thumbnail
 from proxy.tools import bucket as b
 from proxy.tools import logs
 from proxy.tools.progress import Progress
@@ -65,7 +65,7 @@ def requested_since(
             earliest = request.time
         if latest is None or request.time > latest:
             latest = request.time
-        if request.time >= cutoff and request.key not in recent and _is_thumbnail(request.key):
+        if request.time >= cutoff and request.key not in recent and answered_thumbnail(request.key) is not None:
             recent.add(request.key)
     return recent, earliest, latest
 
@@ -144,7 +144,10 @@ class Listing:
         for obj in b.list_objects(self.s3, self.bucket, self.prefix):
             self.listed += 1
             key = obj["Key"]
-            if _is_thumbnail(key) and obj["LastModified"] <= self.cutoff and key not in self.recent:
+            answers = answered_thumbnail(key)  # a negotiated variant is in use when its thumbnail is requested
+            if answers is None or obj["LastModified"] > self.cutoff:
+                continue
+            if key not in self.recent and answers.key not in self.recent:
                 yield key
 
 
@@ -163,10 +166,3 @@ class Tally:
 def _batches(keys: Iterator[str], size: int) -> Iterator[list[str]]:
     while batch := list(itertools.islice(keys, size)):
         yield batch
-
-
-def _is_thumbnail(key: str) -> bool:
-    try:
-        return parse_thumbnail(key) is not None
-    except BadRequest:
-        return False

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from proxy.config import Config
+from proxy.config import Config, Scope, option_names
 from proxy.errors import ProxyError
 from proxy.storage import sqs
 from proxy.tools import bucket as b
@@ -54,7 +54,7 @@ def add_parser(commands: Any) -> None:
         help="Send the bucket's created and removed events to this SQS queue, for watch (and let S3 send to it).",
     )
     parser.add_argument("--dry-run", action="store_true", help="Print what would be applied; change nothing.")
-    b.add_s3_options(parser, "sqs-endpoint")
+    b.add_s3_options(parser, *option_names(Scope.QUEUE))  # for --events-queue
     parser.set_defaults(run=b.guarded(run))
 
 

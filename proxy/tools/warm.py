@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from proxy.config import Config
+from proxy.config import Config, Scope, option_names
 from proxy.errors import BadRequest, Forbidden, ProxyError
 from proxy.imaging.render import RenderOptions, render_many
 from proxy.keys import ThumbnailSpec, parse_thumbnail
@@ -34,25 +34,8 @@ from proxy.tools.counters import BoundedCounter
 from proxy.tools.progress import Progress
 
 # What decides how thumbnails look and are stored: warm takes them exactly as serve does.
-RENDER_OPTIONS = (
-    "default-mode",
-    "source-extensions",
-    "thumbnail-storage-class",
-    "thumbnail-cache-control",
-    "conditional-write",
-    "jpeg-quality",
-    "webp-quality",
-    "avif-quality",
-    "jpeg-progressive",
-    "png-compress-level",
-    "animation",
-    "render-threads",
-    "max-dimension",
-    "allowed-sizes",
-    "max-source-megapixels",
-    "max-source-mb",
-    "max-animation-megapixels",
-)
+RENDER_OPTIONS = option_names(Scope.RENDER)
+QUEUE_OPTIONS = option_names(Scope.QUEUE)  # for --queue-url
 
 
 def add_parser(commands: Any) -> None:
@@ -71,13 +54,14 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--dry-run", action="store_true", help="Count what would be made; make nothing.")
     parser.add_argument(  # the flag only, never the config file: a proxy's file with watch's queue-url in it
         "--queue-url",  # must not turn every warm that is given that --config into a queued one
+        dest="send_to",  # nor be read as that option
         metavar="URL",
         help="Render nothing here: send one request per original to this SQS queue, for the watch processes.",
     )
     parser.add_argument(
         "--progress-every", type=float, metavar="SECONDS", help="Progress interval (default: 0.1 on a TTY, else 10)."
     )
-    b.add_s3_options(parser, *RENDER_OPTIONS, "sqs-endpoint")
+    b.add_s3_options(parser, *RENDER_OPTIONS, *QUEUE_OPTIONS)
     parser.set_defaults(run=b.guarded(run))
 
 
@@ -246,7 +230,7 @@ class Warmer:
 
     def __init__(self, config: Config, s3: Any, concurrency: int, progress: Progress, summary: Summary) -> None:
         self.store = ObjectStore(config, client=s3)  # the listing's client: one connection pool for all
-        self.renders = ThreadPoolExecutor(config.render_workers, thread_name_prefix="warm-render")
+        self.renders = ThreadPoolExecutor(config.render_thread_count, thread_name_prefix="warm-render")
         self.maker = ThumbnailMaker(config, self.store, self.renders)
         self.concurrency = concurrency
         self.progress = progress
@@ -356,11 +340,11 @@ def run(args: argparse.Namespace) -> int:
         originals, todo, missing = originals + 1, todo + bool(thumbs), missing + len(thumbs)
     if args.dry_run:
         lacking = f"{todo} lacking some of {', '.join(labels)}"
-        queued = f" ({todo} requests to {args.queue_url})" if args.queue_url else ""
+        queued = f" ({todo} requests to {args.send_to})" if args.send_to else ""
         print(f"warm (dry run): {originals} originals, {lacking}: would make {missing}{queued}")
         return 0
-    if args.queue_url:
-        return enqueue(config, args.queue_url, work(), labels, originals, args.progress_every)
+    if args.send_to:
+        return enqueue(config, args.send_to, work(), labels, originals, args.progress_every)
     summary = asyncio.run(warm(config, work(), originals, args.concurrency, args.progress_every, s3))
     for failure in summary.failures[:20]:
         print(f"failed: {failure}")

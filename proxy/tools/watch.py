@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from proxy.config import Config
+from proxy.config import Config, Scope, option_names
 from proxy.errors import ProxyError, UpstreamError
 from proxy.http.handlers import BaseHandler, HealthHandler
 from proxy.observe.metrics import CONTENT_TYPE, SECONDS
@@ -44,6 +44,8 @@ from proxy.tools.events import KeyKind, Malformed
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Besides the S3 and render options: the admin listener, drain and log of a service, the queue, its own.
+WATCH_OPTIONS = (*option_names(Scope.SERVICE), *option_names(Scope.QUEUE), *option_names(Scope.WATCH))
 CHECK_THREADS = 8  # HEAD + GetObjectTagging of one original's thumbnail candidates, at once
 RETRY_SECONDS = 30.0  # the longest wait between receives while the queue fails
 
@@ -76,17 +78,7 @@ def add_parser(commands: Any) -> None:
         help="Handle an original's event again this long after the change, for thumbnails that proxies were "
         "still making from the old original (0: never). Default: originals-ttl + render-timeout (50).",
     )
-    b.add_s3_options(
-        parser,
-        *warm.RENDER_OPTIONS,
-        "queue-url",
-        "sqs-endpoint",
-        "warm-sizes",
-        "admin-address",
-        "admin-port",
-        "drain-seconds",
-        "log-level",
-    )
+    b.add_s3_options(parser, *warm.RENDER_OPTIONS, *WATCH_OPTIONS)
     parser.set_defaults(run=b.guarded(run))
 
 
@@ -298,7 +290,7 @@ class Watcher:
             written=lambda result, _: metrics.thumbnail(result.value),
         )
         self.store = ObjectStore(config, hooks=hooks, client=s3)
-        self.renders = ThreadPoolExecutor(config.render_workers, thread_name_prefix="watch-render")
+        self.renders = ThreadPoolExecutor(config.render_thread_count, thread_name_prefix="watch-render")
         self.io = ThreadPoolExecutor(settings.concurrency + 2, thread_name_prefix="watch-io")
         self.receiver = ThreadPoolExecutor(1, thread_name_prefix="watch-receive")
         self.maker = warm.ThumbnailMaker(config, self.store, self.renders)
