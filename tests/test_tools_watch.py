@@ -273,7 +273,7 @@ def test_malformed_messages_are_deleted_and_the_watcher_goes_on(s3, bucket, queu
 
 
 def test_a_failing_s3_call_leaves_the_message_for_a_later_attempt(moto_url, s3, bucket, watch_spy, start_watcher):
-    queue = make_queue(moto_url, VisibilityTimeout="1")
+    queue = make_queue(moto_url, VisibilityTimeout="2")
     put_image(s3, bucket, "earth.jpg", quadrants(80, 60))
     assert warm_cli(bucket, moto_url) == 0
     notify(s3, bucket, queue)
@@ -288,7 +288,7 @@ def test_a_failing_s3_call_leaves_the_message_for_a_later_attempt(moto_url, s3, 
 
 
 def test_long_work_keeps_its_message_invisible(moto_url, s3, bucket, watch_spy, start_watcher):
-    queue = make_queue(moto_url, VisibilityTimeout="2")
+    queue = make_queue(moto_url, VisibilityTimeout="4")  # extended with 2 s left, however busy the machine
     put_image(s3, bucket, "earth.jpg", quadrants(80, 60))
     notify(s3, bucket, queue)
     put_image(s3, bucket, "earth.jpg", solid(60, 40))
