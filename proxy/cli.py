@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 from proxy import __version__
 from proxy.config import ConfigError, add_arguments, from_args
-from proxy.tools import analyze_logs, prune, purge, setup_bucket, sign, warm
+from proxy.tools import analyze_logs, prune, purge, setup_bucket, sign, warm, watch
 
 # Modules that each add one sub-command: ``add_parser(commands)`` registers it and sets ``run=`` on it.
-EXTRA_COMMANDS = (sign, setup_bucket, analyze_logs, prune, warm, purge)
+EXTRA_COMMANDS = (sign, setup_bucket, analyze_logs, prune, warm, purge, watch)
 
 
 def setup_logging(level: str) -> None:

@@ -144,7 +144,10 @@ class Scope(enum.Enum):
 
     SERVE = "serve only"
     S3 = "every command that talks to the bucket: the S3 tools"
-    RENDER = "every command that makes thumbnails exactly as serve does: warm (and watch)"
+    RENDER = "every command that makes thumbnails exactly as serve does: warm and watch"
+    SERVICE = "watch, the other long-running service: its admin listener, drain and log"
+    QUEUE = "every command that talks to the event queue: watch, warm --queue-url, setup-bucket --events-queue"
+    WATCH = "watch only"
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,8 @@ THUMBNAILS = Group("Thumbnails: what is made and how it is stored")
 PIPELINE = Group("The image pipeline")
 LIMITS = Group("Limits and policy")
 OPERATIONS = Group("Process and operations")
-S3, RENDER = Scope.S3, Scope.RENDER  # shorter, for the declarations below
+EVENTS = Group("watch: the bucket's event queue")
+S3, RENDER, SERVICE, QUEUE, WATCH = Scope.S3, Scope.RENDER, Scope.SERVICE, Scope.QUEUE, Scope.WATCH  # shorter
 
 
 @dataclass(frozen=True)
@@ -312,16 +316,32 @@ class Config:
 
     processes: int = option(_int(0, 256), 1, "Worker processes sharing the port (0: one per core).", OPERATIONS)
     drain_seconds: float = option(
-        _float(0), 20.0, "On SIGTERM: seconds to finish requests and write-backs.", OPERATIONS
+        _float(0), 20.0, "On SIGTERM: seconds to finish requests and write-backs.", OPERATIONS, SERVICE
     )
     admin_address: str = option(
-        _str, "", "Address for /healthz, /readyz, /metrics (empty: the main listener).", OPERATIONS
+        _str, "", "Address for /healthz, /readyz, /metrics (empty: the main listener).", OPERATIONS, SERVICE
     )
-    admin_port: int = option(_int(0, 65535), 0, "Port for the admin endpoints (0: the main listener).", OPERATIONS)
+    admin_port: int = option(
+        _int(0, 65535), 0, "Port for the admin endpoints (0: the main listener; watch: none).", OPERATIONS, SERVICE
+    )
     access_log: str = option(_str, "-", "Access log path ('-': stdout, empty: off).", OPERATIONS)
     access_log_format: str = option(_Choice(("text", "json")), "text", "Access log format.", OPERATIONS)
     log_level: str = option(
-        _Choice(("debug", "info", "warning", "error")), "info", "Level of the application log.", OPERATIONS
+        _Choice(("debug", "info", "warning", "error")), "info", "Level of the application log.", OPERATIONS, SERVICE
+    )
+
+    queue_url: str = option(
+        _str, "", "SQS queue of the bucket's event notifications that watch reads (required there).", EVENTS, WATCH
+    )
+    sqs_endpoint: str | None = option(
+        _optional_str, None, "SQS endpoint URL (SQS-compatible or local queues); empty: AWS.", EVENTS, QUEUE
+    )
+    warm_sizes: str = option(
+        _str,
+        "",
+        "Sizes watch makes of a new or replaced original, as warm --sizes takes them. Empty: none.",
+        EVENTS,
+        WATCH,
     )
 
     @property

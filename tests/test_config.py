@@ -28,7 +28,7 @@ from proxy.config import (
     read_config_file,
 )
 from proxy.config import from_args as config_from_args
-from proxy.tools import bucket, warm
+from proxy.tools import bucket, warm, watch
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf" / "s3-resize-proxy.conf"
@@ -268,20 +268,26 @@ def test_warm_and_the_s3_tools_take_exactly_their_options():
         "max-source-mb",
         "max-animation-megapixels",
     )
+    queue = ("sqs-endpoint",)  # warm --queue-url, setup-bucket --events-queue, watch
+    service = ("drain-seconds", "admin-address", "admin-port", "log-level")  # watch, as serve has them
     assert s3 == bucket.S3_OPTIONS
     assert render == warm.RENDER_OPTIONS
+    assert queue == warm.QUEUE_OPTIONS
+    assert (*service, *queue, "queue-url", "warm-sizes") == watch.WATCH_OPTIONS
     attrs = {option.attr: option.name for option in OPTIONS}
 
     def taken(argv: list[str]) -> set[str]:
         return {attrs[dest] for dest in vars(build_parser().parse_args(argv)) if dest in attrs}
 
-    assert taken(["warm", "--sizes=1x1"]) == {*s3, *render}
-    for command in (["purge", "a.jpg"], ["prune", "--unused-days=1", "--logs=x"], ["setup-bucket", "--resizer-host=h"]):
+    assert taken(["warm", "--sizes=1x1"]) == {*s3, *render, *queue}
+    assert taken(["watch"]) == {*s3, *render, *service, *queue, "queue-url", "warm-sizes"}
+    assert taken(["setup-bucket", "--resizer-host=h"]) == {*s3, *queue}
+    for command in (["purge", "a.jpg"], ["prune", "--unused-days=1", "--logs=x"]):
         assert taken(command) == set(s3), command
     assert taken(["serve"]) == set(OPTIONS_BY_NAME)
 
 
-@pytest.mark.parametrize("command", ["serve", "warm", "purge", "prune", "setup-bucket"])
+@pytest.mark.parametrize("command", ["serve", "warm", "purge", "prune", "setup-bucket", "watch"])
 def test_bucket_help_reads_right_for_every_command(command, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "400")
     with pytest.raises(SystemExit):

@@ -15,13 +15,14 @@ from proxy.config import OPTIONS_BY_NAME
 from tests.harness import ROOT
 
 UNIT = ROOT / "systemd" / "s3-resize-proxy.service"
+WATCH_UNIT = ROOT / "systemd" / "s3-resize-proxy-watch.service"
 INSTALLED_BINARY = "/opt/s3-resize-proxy/bin/s3-resize-proxy"
 
 
-def service_section() -> dict[str, str]:
+def service_section(unit: Path = UNIT) -> dict[str, str]:
     parser = configparser.ConfigParser(strict=False, interpolation=None, comment_prefixes=("#",))
     parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read_string(UNIT.read_text())
+    parser.read_string(unit.read_text())
     return dict(parser["Service"])
 
 
@@ -40,7 +41,25 @@ def test_unit_has_what_production_needs():
     assert service["ExecStart"].startswith(f"{INSTALLED_BINARY} serve --config /etc/s3-resize-proxy/")
 
 
-def test_unit_passes_systemd_analyze_verify(tmp_path):
+def test_watch_unit_has_the_hardening_of_the_proxy_unit():
+    proxy, watch = service_section(), service_section(WATCH_UNIT)
+    hardening = ("User", "Group", "NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices")
+    hardening += tuple(key for key in proxy if key.startswith(("ProtectK", "ProtectC", "ProtectH", "Restrict")))
+    hardening += ("LockPersonality", "SystemCallArchitectures", "UMask", "CapabilityBoundingSet", "AmbientCapabilities")
+    assert len(hardening) >= 20
+    for key in hardening:
+        assert watch[key] == proxy[key], key
+    assert watch["Restart"] == "on-failure" and watch["KillSignal"] == "SIGTERM"
+    assert watch["EnvironmentFile"] == proxy["EnvironmentFile"] and watch["MemoryMax"]
+    assert watch["ExecStart"].startswith(
+        f"{INSTALLED_BINARY} watch --config /etc/s3-resize-proxy/s3-resize-proxy.conf "
+    )
+    # stopping waits for the long poll in progress (20 s at most) and the work in flight (drain-seconds)
+    assert float(watch["TimeoutStopSec"]) > max(20, OPTIONS_BY_NAME["drain-seconds"].default) + 5
+
+
+@pytest.mark.parametrize("unit", [UNIT, WATCH_UNIT], ids=lambda unit: unit.name)
+def test_unit_passes_systemd_analyze_verify(tmp_path, unit):
     if shutil.which("systemd-analyze") is None:
         if os.environ.get("CI"):
             pytest.fail("systemd-analyze is missing in CI (.ci/run installs it)")
@@ -48,10 +67,10 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
     # verify insists that ExecStart exists: point it at this checkout's entry point, change nothing else.
     binary = Path(sys.executable).with_name("s3-resize-proxy")
     assert binary.exists(), "pip install -e . first"
-    unit = tmp_path / UNIT.name
-    unit.write_text(UNIT.read_text().replace(INSTALLED_BINARY, str(binary)))
+    checked = tmp_path / unit.name
+    checked.write_text(unit.read_text().replace(INSTALLED_BINARY, str(binary)))
     result = subprocess.run(
-        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
+        ["systemd-analyze", "verify", str(checked)], capture_output=True, text=True, timeout=60, check=False
     )
-    complaints = [line for line in result.stderr.splitlines() if UNIT.name in line]
+    complaints = [line for line in result.stderr.splitlines() if unit.name in line]
     assert result.returncode == 0 and not complaints, result.stderr

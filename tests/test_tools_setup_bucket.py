@@ -109,3 +109,75 @@ def test_bad_host_is_refused(capsys, moto_url, bucket):
     code = main(["setup-bucket", f"--bucket={bucket}", f"--s3-endpoint={moto_url}", "--resizer-host=http://x/y"])
     assert code == 2
     assert "not HOST or HOST:PORT" in capsys.readouterr().err
+
+
+def document_after(out: str, heading: str) -> dict:
+    """The JSON document printed right after the line that starts with ``heading``."""
+    start = out.index("\n", out.index(heading)) + 1
+    return json.JSONDecoder().raw_decode(out, start)[0]
+
+
+def test_events_conf_examples_are_the_generated_documents():
+    example, arn = "images.example.com", bucketconf.EXAMPLE_QUEUE_ARN
+    assert json.loads((CONF / "notification.json").read_text()) == bucketconf.notifications(arn)
+    assert json.loads((CONF / "queue-policy.json").read_text()) == bucketconf.queue_policy(arn, example, "aws")
+    assert json.loads((CONF / "iam-policy-watch.json").read_text()) == bucketconf.watch_iam_policy(example, arn, "aws")
+
+
+def test_events_queue_is_merged_idempotent_and_honours_dry_run(capsys, moto_url, s3, bucket):
+    from tests.queues import make_queue
+
+    queue, other = make_queue(moto_url), make_queue(moto_url)
+    theirs = {"Id": "restores", "QueueArn": other.arn, "Events": ["s3:ObjectRestore:Completed"]}
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [theirs]})
+    other.drain()
+    admins = {"Sid": "Admins", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}
+    admins |= {"Action": ["sqs:*"], "Resource": queue.arn}
+    queue.client.set_queue_attributes(
+        QueueUrl=queue.url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [admins]})}
+    )
+    args = ["--resizer-host=resizer.example.com", f"--events-queue={queue.arn}", f"--sqs-endpoint={moto_url}"]
+
+    def queue_policy():
+        return json.loads(
+            queue.client.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+        )
+
+    code, out = setup(capsys, moto_url, bucket, *args, "--dry-run")
+    assert code == 0 and "queue policy: would apply" in out and "notifications: would apply" in out
+    events = bucketconf.notifications(queue.arn, {"QueueConfigurations": [theirs]})
+    assert document_after(out, "notifications: would apply") == events
+    assert s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"] == [theirs]
+    assert queue_policy()["Statement"] == [admins]
+    assert queue.counts() == (0, 0)
+
+    code, out = setup(capsys, moto_url, bucket, *args)
+    assert code == 0 and "queue policy: applying" in out and "notifications: applying" in out
+    allowed = bucketconf.queue_policy(queue.arn, bucket, "aws", {"Statement": [admins]})
+    assert queue_policy() == allowed == document_after(out, "queue policy: applying")
+    assert allowed["Statement"][0] == admins and allowed["Statement"][1]["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert document_after(out, "IAM policy for watch") == bucketconf.watch_iam_policy(bucket, queue.arn, "aws")
+    configured = {q["Id"]: q for q in s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]}
+    assert configured["restores"] == theirs
+    assert configured["s3-resize-proxy-watch"]["QueueArn"] == queue.arn
+    assert configured["s3-resize-proxy-watch"]["Events"] == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert [json.loads(body)["Event"] for body in queue.drain()] == ["s3:TestEvent"]  # S3 can send to it
+
+    code, again = setup(capsys, moto_url, bucket, *args)
+    assert code == 0 and "queue policy: unchanged" in again and "notifications: unchanged" in again
+    assert "up to date" in again
+    s3.put_object(Bucket=bucket, Key="earth.jpg", Body=b"x")
+    assert [json.loads(body)["Records"][0]["eventName"] for body in queue.drain()] == ["ObjectCreated:Put"]
+
+
+def test_events_queue_arn_is_checked(capsys, moto_url, bucket):
+    base = ["setup-bucket", f"--bucket={bucket}", f"--s3-endpoint={moto_url}", "--resizer-host=r.example.com"]
+    assert main([*base, "--events-queue=arn:aws:sns:us-east-1:123456789012:x"]) == 2
+    assert "not an SQS queue ARN" in capsys.readouterr().err
+    assert main([*base, "--events-queue=arn:aws:sqs:eu-west-1:123456789012:events"]) == 2
+    assert "the queue is in eu-west-1, the bucket in us-east-1" in capsys.readouterr().err
+    assert (
+        main([*base, "--events-queue=arn:aws:sqs:us-east-1:123456789012:no-such-queue", f"--sqs-endpoint={moto_url}"])
+        == 2
+    )
+    assert "--events-queue: the queue does not exist" in capsys.readouterr().err

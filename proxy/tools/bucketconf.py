@@ -115,3 +115,78 @@ def iam_policy(bucket: str, part: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+EVENTS_ID = "s3-resize-proxy-watch"  # the Id of our queue configuration in the bucket's notification configuration
+EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+EXAMPLE_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:images-example-com-events"  # conf/*.json's queue
+
+
+def notifications(queue_arn: str, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The notification configuration sending created and removed events to ``queue_arn`` (for watch):
+    ``current``'s other queue, topic, Lambda and EventBridge configurations kept, ours replaced or added."""
+    config = dict(current or {})
+    queues = [q for q in config.get("QueueConfigurations") or [] if q.get("Id") != EVENTS_ID]
+    config["QueueConfigurations"] = [*queues, {"Id": EVENTS_ID, "QueueArn": queue_arn, "Events": EVENTS}]
+    return config
+
+
+QUEUE_SID = "BucketEventsFromS3"
+
+
+def queue_policy(queue_arn: str, bucket: str, part: str, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The queue policy with our statement replaced or added (other statements kept): S3 may send this bucket's
+    events, and no other bucket's, to the queue. The account is the queue's (the bucket's owner: S3 sends
+    events only to a queue of the bucket's region, usually of its account)."""
+    statements = [s for s in (current or {}).get("Statement", []) if s.get("Sid") != QUEUE_SID]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            *statements,
+            {
+                "Sid": QUEUE_SID,
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": ["sqs:SendMessage"],
+                "Resource": queue_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:{part}:s3:::{bucket}"},
+                    "StringEquals": {"aws:SourceAccount": queue_arn.split(":")[4]},
+                },
+            },
+        ],
+    }
+
+
+def watch_iam_policy(bucket: str, queue_arn: str, part: str) -> dict[str, Any]:
+    """What ``watch`` needs: read the queue, and read, list, write and delete thumbnails in the bucket."""
+    objects, whole = f"arn:{part}:s3:::{bucket}/*", f"arn:{part}:s3:::{bucket}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadTheEventQueue",
+                "Effect": "Allow",
+                "Action": [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
+                ],
+                "Resource": queue_arn,
+            },
+            {
+                "Sid": "ReadOriginalsAndThumbnails",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetObjectTagging"],
+                "Resource": objects,
+            },
+            {
+                "Sid": "StoreAndDeleteThumbnails",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"],
+                "Resource": objects,
+            },
+            {"Sid": "ListThumbnailsOfAnOriginal", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": whole},
+        ],
+    }

@@ -1,4 +1,5 @@
-"""``setup-bucket``: website 404 -> 302 rule, optional public read and thumbnail expiry; prints the IAM policy.
+"""``setup-bucket``: website 404 -> 302 rule, optional public read, thumbnail expiry and events for ``watch``;
+prints the IAM policies.
 
 Idempotent: each document is read first, merged (other rules and statements are kept) and written only when
 it differs. ``--dry-run`` prints every document it would apply and changes nothing.
@@ -14,9 +15,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from proxy.config import Config, Scope, option_names
+from proxy.errors import ProxyError
+from proxy.storage import sqs
 from proxy.tools import bucket as b
 from proxy.tools import bucketconf as conf
 
+_QUEUE_ARN = re.compile(r"arn:aws[a-z-]*:sqs:(?P<region>[a-z0-9-]+):\d{12}:[\w-]{1,80}")
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 _ABSENT = (
     "NoSuchWebsiteConfiguration",
@@ -43,8 +48,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--expire-days", type=b.positive, metavar="N", help="Expire thumbnail=true objects after N days."
     )
+    parser.add_argument(
+        "--events-queue",
+        metavar="ARN",
+        help="Send the bucket's created and removed events to this SQS queue, for watch (and let S3 send to it).",
+    )
     parser.add_argument("--dry-run", action="store_true", help="Print what would be applied; change nothing.")
-    b.add_s3_options(parser)
+    b.add_s3_options(parser, *option_names(Scope.QUEUE))  # for --events-queue
     parser.set_defaults(run=b.guarded(run))
 
 
@@ -53,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         raise b.ToolError(f"--resizer-host: {args.resizer_host!r} is not HOST or HOST:PORT")
     config = b.load_config(args)
     part = conf.partition(config.region)
+    if args.events_queue:
+        _check_queue(args.events_queue, config.region)
     s3 = b.client(config)
     bucket = config.bucket
     changed = 0
@@ -107,10 +119,46 @@ def run(args: argparse.Namespace) -> int:
             rules,
             lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=rules),
         )
+    if args.events_queue:  # the queue policy first: S3 checks that it may send when the events are set
+        queue = _open_queue(config, args.events_queue)
+        text = queue.attributes("Policy").get("Policy")
+        allowed_now = json.loads(text) if text else None
+        allowed = conf.queue_policy(args.events_queue, bucket, part, allowed_now)
+        step("queue policy", allowed_now, allowed, lambda: queue.set_attributes({"Policy": json.dumps(allowed)}))
+        current_events = _get(exists, lambda: s3.get_bucket_notification_configuration(Bucket=bucket))
+        events = conf.notifications(args.events_queue, current_events)
+        step("notifications", current_events, events, lambda: _put_notifications(s3, bucket, events))
     print(f"IAM policy for the proxy (partition {part}):\n{_dump(conf.iam_policy(bucket, part))}")
+    if args.events_queue:
+        print(f"IAM policy for watch:\n{_dump(conf.watch_iam_policy(bucket, args.events_queue, part))}")
     verb = "would change" if args.dry_run else "changed"
     print(f"setup-bucket: {bucket}: {verb} {changed} setting(s)" if changed else f"setup-bucket: {bucket}: up to date")
     return 0
+
+
+def _check_queue(arn: str, region: str) -> None:
+    match = _QUEUE_ARN.fullmatch(arn)
+    if match is None:
+        raise b.ToolError(f"--events-queue: {arn!r} is not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)")
+    if match["region"] != region:
+        raise b.ToolError(f"--events-queue: the queue is in {match['region']}, the bucket in {region} (--region)")
+
+
+def _open_queue(config: Config, arn: str) -> sqs.Queue:
+    try:
+        return sqs.open_queue_arn(config, arn)
+    except ProxyError as exc:
+        raise b.ToolError(f"--events-queue: {exc.reason}") from None
+
+
+def _put_notifications(s3: Any, bucket: str, events: dict[str, Any]) -> None:
+    try:
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=events)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "InvalidArgument":
+            raise
+        # S3 sends a test event first and refuses a queue it may not send to (or events that overlap another's).
+        raise b.ToolError(f"S3 refused the events queue: {exc.response['Error'].get('Message', '')}") from None
 
 
 def _bucket_exists(s3: Any, bucket: str) -> bool:

@@ -14,7 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,15 +25,17 @@ from proxy.errors import BadRequest, Forbidden, ProxyError
 from proxy.imaging.render import RenderOptions, render_many
 from proxy.keys import ThumbnailSpec, parse_thumbnail
 from proxy.policy import check_size
+from proxy.storage import sqs
 from proxy.storage.s3 import Lookup, ObjectStore, PutResult, S3Object
 from proxy.stored import WriteParams, thumbnail_write
 from proxy.tools import bucket as b
-from proxy.tools import logs
+from proxy.tools import events, logs
 from proxy.tools.counters import BoundedCounter
 from proxy.tools.progress import Progress
 
 # What decides how thumbnails look and are stored: warm takes them exactly as serve does.
 RENDER_OPTIONS = option_names(Scope.RENDER)
+QUEUE_OPTIONS = option_names(Scope.QUEUE)  # for --queue-url
 
 
 def add_parser(commands: Any) -> None:
@@ -50,10 +52,16 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--top", type=b.positive, default=3, help="With --from-logs: how many sizes. Default: 3.")
     parser.add_argument("--concurrency", type=b.positive, default=8, help="Originals in flight at once. Default: 8.")
     parser.add_argument("--dry-run", action="store_true", help="Count what would be made; make nothing.")
+    parser.add_argument(  # the flag only, never the config file: a proxy's file with watch's queue-url in it
+        "--queue-url",  # must not turn every warm that is given that --config into a queued one
+        dest="send_to",  # nor be read as that option
+        metavar="URL",
+        help="Render nothing here: send one request per original to this SQS queue, for the watch processes.",
+    )
     parser.add_argument(
         "--progress-every", type=float, metavar="SECONDS", help="Progress interval (default: 0.1 on a TTY, else 10)."
     )
-    b.add_s3_options(parser, *RENDER_OPTIONS)
+    b.add_s3_options(parser, *RENDER_OPTIONS, *QUEUE_OPTIONS)
     parser.set_defaults(run=b.guarded(run))
 
 
@@ -80,8 +88,9 @@ class Summary:
         return text + (" — interrupted: run again to resume" if self.interrupted else "")
 
 
-def parse_sizes(text: str, config: Config) -> list[str]:
-    """Size labels, each checked against the key grammar and serve's size policy (which warm must not bypass)."""
+def parse_sizes(text: str, config: Config, option: str = "--sizes") -> list[str]:
+    """Size labels, each checked against the key grammar and serve's size policy (which warm must not bypass);
+    ``option`` names the flag in errors."""
     labels: list[str] = []
     for label in (part.strip() for part in text.split(",")):
         if not label:
@@ -89,15 +98,15 @@ def parse_sizes(text: str, config: Config) -> list[str]:
         try:
             spec = parse_thumbnail(f"x_{label}.jpg")
         except BadRequest as exc:
-            raise b.ToolError(f"--sizes: {label!r}: {exc.reason}") from None
+            raise b.ToolError(f"{option}: {label!r}: {exc.reason}") from None
         if spec is None or spec.label != label:
-            raise b.ToolError(f"--sizes: {label!r} is not WxH[_mode][@Nx]")
+            raise b.ToolError(f"{option}: {label!r} is not WxH[_mode][@Nx]")
         try:
             check_size(spec, config.max_dimension, config.allowed_sizes)
         except BadRequest:
-            raise b.ToolError(f"--sizes: {label} is over --max-dimension {config.max_dimension}") from None
+            raise b.ToolError(f"{option}: {label} is over --max-dimension {config.max_dimension}") from None
         except Forbidden:
-            raise b.ToolError(f"--sizes: {label} is not in --allowed-sizes") from None
+            raise b.ToolError(f"{option}: {label} is not in --allowed-sizes") from None
         if label not in labels:
             labels.append(label)
     return labels
@@ -169,19 +178,60 @@ def _has_listed_original(key: str, open_stems: dict[str, _Stem], extensions: tup
 
 def _complete(stem: str, entry: _Stem, labels: list[str]) -> Iterator[tuple[str, list[str]]]:
     for original in entry.originals:
-        ext = original.rpartition(".")[2]
-        thumbs = (f"{stem}_{label}.{ext}" for label in labels)
+        thumbs = (thumbnail_key(original, label) for label in labels)
         yield original, [thumb for thumb in thumbs if thumb not in entry.thumbnails]
+
+
+def thumbnail_key(original: str, label: str) -> str:
+    """The thumbnail of ``original`` in its own format: ``photos/a.jpg``, ``200x200`` -> ``photos/a_200x200.jpg``."""
+    stem, _, ext = original.rpartition(".")
+    return f"{stem}_{label}.{ext}"
+
+
+class ThumbnailMaker:
+    """One GET, one decode for every size (``render_many``), one conditional PUT per size with the proxy's own
+    write parameters: how warm and watch make the thumbnails of an original."""
+
+    def __init__(self, config: Config, store: ObjectStore, renders: Executor) -> None:
+        self.config = config
+        self.store = store
+        self.options = RenderOptions.from_config(config)
+        self.renders = renders
+
+    async def make(self, key: str, thumbnails: list[str]) -> list[PutResult] | None:
+        """The result of each PUT, or None if the original is not there; ProxyError if it cannot be read or
+        rendered (then nothing is stored)."""
+        original = await self.store.fetch(key, lookup=Lookup.ORIGINAL, max_bytes=self.config.max_source_bytes)
+        if original is None:
+            return None
+        assert isinstance(original, S3Object)  # no stream_over given
+        specs: list[ThumbnailSpec] = [spec for spec in map(parse_thumbnail, thumbnails) if spec is not None]
+        loop = asyncio.get_running_loop()
+        rendered = await loop.run_in_executor(self.renders, render_many, original.body, specs, self.options)
+        return await asyncio.gather(
+            *(
+                self.store.put(spec.key, thumb.body, self._write_params(original, thumb.content_type))
+                for spec, thumb in zip(specs, rendered, strict=True)
+            )
+        )
+
+    def _write_params(self, original: S3Object, content_type: str) -> WriteParams:
+        return thumbnail_write(
+            content_type=content_type,
+            source_key=original.info.key,
+            source_etag=original.info.etag,
+            cache_control=self.config.thumbnail_cache_control,
+            storage_class=self.config.thumbnail_storage_class,
+        )
 
 
 class Warmer:
     """Fetch, render all sizes from one decode, store: ``concurrency`` originals at a time."""
 
     def __init__(self, config: Config, s3: Any, concurrency: int, progress: Progress, summary: Summary) -> None:
-        self.config = config
         self.store = ObjectStore(config, client=s3)  # the listing's client: one connection pool for all
-        self.options = RenderOptions.from_config(config)
         self.renders = ThreadPoolExecutor(config.render_thread_count, thread_name_prefix="warm-render")
+        self.maker = ThumbnailMaker(config, self.store, self.renders)
         self.concurrency = concurrency
         self.progress = progress
         self.summary = summary
@@ -210,36 +260,17 @@ class Warmer:
 
     async def _warm(self, key: str, missing: list[str]) -> None:
         try:
-            original = await self.store.fetch(key, lookup=Lookup.ORIGINAL, max_bytes=self.config.max_source_bytes)
-            if original is None:
+            results = await self.maker.make(key, missing)
+            if results is None:
                 raise ProxyError("original vanished")
-            assert isinstance(original, S3Object)  # no stream_over given
-            specs: list[ThumbnailSpec] = [spec for spec in map(parse_thumbnail, missing) if spec is not None]
-            loop = asyncio.get_running_loop()
-            rendered = await loop.run_in_executor(self.renders, render_many, original.body, specs, self.options)
         except ProxyError as exc:
             self.summary.failures.append(f"{key}: {exc.reason}")
             return
-        results = await asyncio.gather(
-            *(
-                self.store.put(spec.key, thumb.body, self._write_params(original, thumb.content_type))
-                for spec, thumb in zip(specs, rendered, strict=True)
-            )
-        )
         self.summary.results.update(result.value for result in results)
         if PutResult.FAILED in results:
             self.summary.failures.append(f"{key}: {results.count(PutResult.FAILED)} thumbnail(s) not stored")
         else:
             self.summary.warmed += 1
-
-    def _write_params(self, original: S3Object, content_type: str) -> WriteParams:
-        return thumbnail_write(
-            content_type=content_type,
-            source_key=original.info.key,
-            source_etag=original.info.etag,
-            cache_control=self.config.thumbnail_cache_control,
-            storage_class=self.config.thumbnail_storage_class,
-        )
 
 
 class _Items:
@@ -309,13 +340,92 @@ def run(args: argparse.Namespace) -> int:
         originals, todo, missing = originals + 1, todo + bool(thumbs), missing + len(thumbs)
     if args.dry_run:
         lacking = f"{todo} lacking some of {', '.join(labels)}"
-        print(f"warm (dry run): {originals} originals, {lacking}: would make {missing}")
+        queued = f" ({todo} requests to {args.send_to})" if args.send_to else ""
+        print(f"warm (dry run): {originals} originals, {lacking}: would make {missing}{queued}")
         return 0
+    if args.send_to:
+        return enqueue(config, args.send_to, work(), labels, originals, args.progress_every)
     summary = asyncio.run(warm(config, work(), originals, args.concurrency, args.progress_every, s3))
     for failure in summary.failures[:20]:
         print(f"failed: {failure}")
     if len(summary.failures) > 20:
         print(f"... and {len(summary.failures) - 20} more failures")
+    print(summary.line())
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failures else 0
+
+
+@dataclass
+class QueueSummary:
+    """What ``warm --queue-url`` sent, for the last line and the exit status."""
+
+    originals: int = 0
+    complete: int = 0
+    queued: int = 0
+    thumbnails: int = 0
+    failures: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        rate = (self.queued + self.complete) / self.seconds if self.seconds else 0.0
+        text = (
+            f"warm: {self.originals} originals: {self.queued} queued, {self.complete} already complete, "
+            f"{len(self.failures)} not queued; thumbnails: {self.thumbnails} for the watchers to make; "
+            f"{self.seconds:.1f}s ({rate:.1f} originals/s)"
+        )
+        return text + (" — interrupted: run again to resume" if self.interrupted else "")
+
+
+def enqueue(
+    config: Config,
+    queue_url: str,
+    work: Iterator[tuple[str, list[str]]],
+    labels: list[str],
+    total: int,
+    every: float | None,
+) -> int:
+    """Send one warm request per original lacking a size, 10 per SendMessageBatch, instead of rendering: the
+    watch processes on the queue each make their share. Sending again is harmless (conditional writes)."""
+    queue = sqs.open_queue(config, queue_url)
+    summary = QueueSummary(originals=total)
+    progress = Progress("warm: queueing", total, every=every)
+    started = time.monotonic()
+    batch: list[tuple[str, str]] = []  # (original, message body)
+
+    def send() -> None:
+        refused = queue.send_batch([body for _, body in batch])
+        summary.failures += [f"{batch[i][0]}: {reason}" for i, reason in refused.items()]
+        summary.queued += len(batch) - len(refused)
+        progress.advance(len(batch))
+        batch.clear()
+
+    try:
+        for original, missing in work:
+            if not missing:
+                summary.complete += 1
+                progress.advance()
+                continue
+            sizes = [label for label in labels if thumbnail_key(original, label) in missing]
+            summary.thumbnails += len(sizes)
+            batch.append((original, events.warm_message(original, sizes)))
+            if len(batch) == sqs.BATCH:
+                send()
+        if batch:
+            send()
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    except ProxyError as exc:
+        summary.failures.append(f"sending to the queue failed, run again to resume: {exc.reason}")
+    except (ClientError, BotoCoreError) as exc:
+        summary.failures.append(f"listing the bucket failed, run again to resume: {exc}")
+    finally:
+        queue.close()
+    progress.close()
+    summary.seconds = time.monotonic() - started
+    for failure in summary.failures[:20]:
+        print(f"failed: {failure}")
     print(summary.line())
     if summary.interrupted:
         return 130
