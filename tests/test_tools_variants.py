@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from proxy import stored
 from proxy.cli import main
+from proxy.tools.warm import plan
 from tests.images import quadrants, solid
 from tests.logfixtures import days, proxy_line, s3_line
 
@@ -73,3 +75,32 @@ def test_analyze_logs_counts_the_formats_sent(tmp_path, capsys):
     assert result["original_requests"] == {}
     assert main(["analyze-logs", str(log)]) == 0
     assert "Formats sent: avif 3, jpg 1, webp 1" in capsys.readouterr().out
+
+
+def test_warm_makes_the_variants_in_the_same_decode_and_resumes(s3, bucket, moto_url, capsys):
+    s3.put_object(Bucket=bucket, Key="earth.jpg", Body=quadrants(320, 240), ContentType="image/jpeg")
+    s3.put_object(Bucket=bucket, Key="dot.png", Body=solid(4, 4, fmt="PNG"), ContentType="image/png")
+    s3.put_object(Bucket=bucket, Key="anim.gif", Body=solid(40, 40, fmt="GIF"), ContentType="image/gif")
+    args = ["warm", "--sizes=100x100,4x4", f"--bucket={bucket}", f"--s3-endpoint={moto_url}", "--auto-format=avif,webp"]
+    assert main(args) == 0
+    assert "3 warmed, 0 already complete, 0 failed" in capsys.readouterr().out
+    made = keys(s3, bucket)
+    for thumb in ("earth_100x100.jpg", "dot_4x4.png"):
+        assert {thumb, f"{thumb}.avif", f"{thumb}.webp"} <= made
+    assert "anim_100x100.gif.avif" not in made and "anim_100x100.gif" in made  # GIF keys are not negotiated
+    types = {key: s3.head_object(Bucket=bucket, Key=key)["ContentType"] for key in made}
+    assert types["earth_100x100.jpg.avif"] == "image/avif" and types["earth_100x100.jpg.webp"] == "image/webp"
+    assert types["dot_4x4.png.avif"] == "image/png"  # not smaller: the variant key holds the PNG
+    for key in ("earth_100x100.jpg.avif", "dot_4x4.png.webp"):
+        assert stored.is_tagged(s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"])
+    assert main(args) == 0  # everything there: nothing more to make, the variants are no originals
+    assert "0 warmed, 3 already complete" in capsys.readouterr().out
+    assert keys(s3, bucket) == made
+
+
+def test_a_listed_variant_key_is_never_an_original():
+    listing = ["a.jpg", "a_10x10.jpg", "a_10x10.jpg.avif", "a_10x10.jpg.webp", "b.png"]
+    assert sorted(plan(iter(listing), "", ["10x10"], ("jpg", "png", "webp"), ("avif", "webp"))) == [
+        ("a.jpg", []),
+        ("b.png", ["b_10x10.png", "b_10x10.png.avif", "b_10x10.png.webp"]),
+    ]

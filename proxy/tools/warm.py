@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from proxy.config import Config, Scope, option_names
 from proxy.errors import BadRequest, Forbidden, ProxyError
 from proxy.imaging.render import RenderOptions, render_many
-from proxy.keys import ThumbnailSpec, parse_thumbnail
+from proxy.keys import NEGOTIABLE_EXTENSIONS, answered_thumbnail, parse_thumbnail, variant_key, variant_of
 from proxy.policy import check_size
 from proxy.storage import sqs
 from proxy.storage.s3 import Lookup, ObjectStore, PutResult, S3Object
@@ -134,7 +134,11 @@ class _Stem:
 
 
 def plan(
-    listing: Iterable[str], prefix: str, labels: list[str], extensions: tuple[str, ...]
+    listing: Iterable[str],
+    prefix: str,
+    labels: list[str],
+    extensions: tuple[str, ...],
+    formats: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, list[str]]]:
     """(original, thumbnail keys it still lacks) for every original under ``prefix``, from a listing in key
     order (as S3 lists), holding only the stems that are a prefix of the key at hand.
@@ -143,25 +147,28 @@ def plan(
     file named ``IMG_1024x768.jpg``) is an original. Every key of a stem ``s`` (``s.jpg``, ``s.png``,
     ``s_200x200.jpg``) starts with ``s``, and keys sharing a prefix are listed together: once a key does not
     start with ``s``, ``s`` is complete. The stems still open are all prefixes of the current key, so memory
-    stays small whatever the size of the bucket.
+    stays small whatever the size of the bucket. With ``formats`` (``--auto-format``), the negotiated variants
+    of JPEG and PNG thumbnails (``s_200x200.jpg.avif``) are wanted too; a variant key is never an original.
     """
     open_stems: dict[str, _Stem] = {}
     for key in listing:
         for stem in [stem for stem in open_stems if not key.startswith(stem)]:
-            yield from _complete(stem, open_stems.pop(stem), labels)
+            yield from _complete(stem, open_stems.pop(stem), labels, formats)
         stem, dot, ext = key.rpartition(".")
         if not dot or not key.startswith(prefix):
             continue
+        variant = variant_of(key)
+        own_ext = ext if variant is None else variant[0].ext  # a variant stands with its thumbnail's original
         for other, entry in open_stems.items():  # a thumbnail of an original listed before it?
-            if key.startswith(other + "_") and f"{other}.{ext}" in entry.originals:
+            if key.startswith(other + "_") and f"{other}.{own_ext}" in entry.originals:
                 entry.thumbnails.add(key)
         open_stems.setdefault(stem, _Stem()).listed.add(key)
-        if ext.lower() not in extensions or "/" in ext:
+        if ext.lower() not in extensions or "/" in ext or variant is not None:
             continue
         if not _has_listed_original(key, open_stems, extensions):
             open_stems[stem].originals.append(key)
     for stem in list(open_stems):
-        yield from _complete(stem, open_stems.pop(stem), labels)
+        yield from _complete(stem, open_stems.pop(stem), labels, formats)
 
 
 def _has_listed_original(key: str, open_stems: dict[str, _Stem], extensions: tuple[str, ...]) -> bool:
@@ -176,10 +183,22 @@ def _has_listed_original(key: str, open_stems: dict[str, _Stem], extensions: tup
     return any(source in listed for source in spec.source_keys(extensions) if source != key)
 
 
-def _complete(stem: str, entry: _Stem, labels: list[str]) -> Iterator[tuple[str, list[str]]]:
+def _complete(stem: str, entry: _Stem, labels: list[str], formats: tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
     for original in entry.originals:
-        thumbs = (thumbnail_key(original, label) for label in labels)
+        thumbs = thumbnail_keys(original, labels, formats)
         yield original, [thumb for thumb in thumbs if thumb not in entry.thumbnails]
+
+
+def thumbnail_keys(original: str, labels: Iterable[str], formats: tuple[str, ...] = ()) -> list[str]:
+    """The thumbnails of ``original`` for ``labels`` and, for ``--auto-format``'s ``formats``, the negotiated
+    variants of those that are JPEG or PNG."""
+    keys: list[str] = []
+    for label in labels:
+        key = thumbnail_key(original, label)
+        keys.append(key)
+        if formats and original.rpartition(".")[2].lower() in NEGOTIABLE_EXTENSIONS:
+            keys += [variant_key(key, fmt) for fmt in formats]
+    return keys
 
 
 def thumbnail_key(original: str, label: str) -> str:
@@ -205,15 +224,24 @@ class ThumbnailMaker:
         if original is None:
             return None
         assert isinstance(original, S3Object)  # no stream_over given
-        specs: list[ThumbnailSpec] = [spec for spec in map(parse_thumbnail, thumbnails) if spec is not None]
+        # Each thumbnail once, whether asked for or only needed to weigh its variants against.
+        wanted = [(key, answered_thumbnail(key), variant_of(key)) for key in thumbnails]
+        bases = list({spec.key: spec for _, spec, _ in wanted if spec is not None}.values())
+        variants = [spec.variant(found[1]) for _, spec, found in wanted if spec is not None and found is not None]
         loop = asyncio.get_running_loop()
-        rendered = await loop.run_in_executor(self.renders, render_many, original.body, specs, self.options)
-        return await asyncio.gather(
-            *(
-                self.store.put(spec.key, thumb.body, self._write_params(original, thumb.content_type))
-                for spec, thumb in zip(specs, rendered, strict=True)
-            )
+        outputs = await loop.run_in_executor(
+            self.renders, render_many, original.body, [*bases, *variants], self.options
         )
+        made = dict(zip([spec.key for spec in [*bases, *variants]], outputs, strict=True))
+        puts = []
+        for key, spec, found in wanted:
+            if spec is None:
+                continue
+            thumb = made[key]
+            if found is not None and len(thumb.body) >= len(made[spec.key].body):
+                thumb = made[spec.key]  # never more bytes than the requested format: the variant key holds that
+            puts.append(self.store.put(key, thumb.body, self._write_params(original, thumb.content_type)))
+        return await asyncio.gather(*puts)
 
     def _write_params(self, original: S3Object, content_type: str) -> WriteParams:
         return thumbnail_write(
@@ -332,7 +360,7 @@ def run(args: argparse.Namespace) -> int:
 
     def work() -> Iterator[tuple[str, list[str]]]:
         listing = (obj["Key"] for obj in b.list_objects(s3, config.bucket, args.prefix))
-        return plan(listing, args.prefix, labels, config.source_extensions)
+        return plan(listing, args.prefix, labels, config.source_extensions, config.auto_format)
 
     # A first pass counts the originals for the progress bar (the listing again: nothing of it is kept).
     originals = todo = missing = 0

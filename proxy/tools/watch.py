@@ -454,7 +454,7 @@ class Watcher:
     async def _original(self, event: events.ObjectEvent) -> float:
         """Bring the thumbnails of an original in line with it as it is now; seconds until the recheck."""
         key = event.key
-        wanted = [warm.thumbnail_key(key, label) for label in self.settings.labels]
+        wanted = warm.thumbnail_keys(key, self.settings.labels, self.config.auto_format)
         async with self.keys.hold(key):
             done = await self._in(self.io, reconcile, self.s3, self.config.bucket, key, wanted)
             self.metrics.thumbnail("deleted", len(done.deleted))
@@ -486,7 +486,7 @@ class Watcher:
         except b.ToolError as exc:  # sizes this watcher's policy refuses: warm would have refused them too
             raise Malformed(f"warm request for {key}: {exc}") from None
         async with self.keys.hold(key):
-            made = await self._make(key, [warm.thumbnail_key(key, label) for label in labels])
+            made = await self._make(key, warm.thumbnail_keys(key, labels, self.config.auto_format))
         log.info("warm %s: made %s", key, ", ".join(made) or "none (the original is gone)")
 
     async def _make(self, key: str, thumbnails: list[str]) -> list[str]:
