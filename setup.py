@@ -11,6 +11,7 @@ setup(
         "tornado>=6.4",
         "botocore>=1.35",
         "Pillow>=11",
+        "pillow-heif>=1.0",  # HEIC/HEIF originals (decoded only)
         "cachetools>=5.3",
     ],
     # The demo's page (HTML, CSS, JS) is served from the package.

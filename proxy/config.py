@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from proxy.keys import AUTO_FORMATS, MODES, OUTPUT_FORMATS
+from proxy.keys import AUTO_FORMATS, MODES, SOURCE_EXTENSIONS
 from proxy.signing import MIN_KEY_LENGTH
 
 T = TypeVar("T")
@@ -240,7 +240,7 @@ class Config:
     default_mode: str = option(_Choice(MODES), "fill", "Resize mode when the key names none.", THUMBNAILS, RENDER)
     source_extensions: tuple[str, ...] = option(
         _list(_ext),
-        ("jpg", "jpeg", "png", "webp", "gif"),
+        ("jpg", "jpeg", "png", "webp", "gif", "heic", "heif"),
         "Extensions tried, in order, for the original when <stem>.<ext> does not exist.",
         THUMBNAILS,
         RENDER,
@@ -538,7 +538,7 @@ def _validated(config: Config) -> Config:
     if not config.bucket:
         raise ConfigError("--bucket is required (or S3RP_BUCKET, or 'bucket' in the config file)")
     for ext in config.source_extensions:
-        if ext not in OUTPUT_FORMATS:
+        if ext not in SOURCE_EXTENSIONS:
             raise ConfigError(f"invalid value for --source-extensions: '{ext}' is not an image extension")
     if config.sign_originals and not config.signing_key:
         raise ConfigError("--sign-originals needs --signing-key")

@@ -29,6 +29,10 @@ OUTPUT_FORMATS: dict[str, str] = {
     "avif": "AVIF",
 }
 
+# Extensions an original may have: every output format, and HEIC/HEIF, which are decoded but never encoded
+# (``photo_200x200.heic`` is a 400; ``photo_200x200.jpg`` is made from ``photo.heic``).
+SOURCE_EXTENSIONS: frozenset[str] = frozenset(OUTPUT_FORMATS) | {"heic", "heif"}
+
 CONTENT_TYPES: dict[str, str] = {
     "JPEG": "image/jpeg",
     "PNG": "image/png",

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageOps, features
 
-from tests import corpus
+from proxy.imaging import heif
+from tests import corpus, images
 from tests.harness import put, stored_keys
 from tests.images import psnr
 
@@ -261,3 +262,23 @@ def test_pixel_limits_are_configurable(start_proxy, s3, bucket, http):
     first = start_proxy(max_animation_megapixels=0.4)  # the first frame only: no frame budget to spend
     assert http.get(f"{first.url}/anim_10x10.gif").status_code == 200
     assert http.get(f"{first.url}/q_100x100.jpg").status_code == 200
+
+
+@pytest.mark.skipif(not heif.AVAILABLE, reason="pillow-heif is not installed")
+def test_heic_originals_make_thumbnails_and_are_served_as_stored(proxy, s3, bucket, spy, http):
+    phone = images.oriented_heic(6)  # rotated 90 by irot, EXIF tag 6 as well
+    put(s3, bucket, "phone.heic", phone, "image/heic")
+    put(s3, bucket, "cut.heic", images.heic(corpus.photo(400, 300))[:2000], "image/heic")
+    image = fetch(http, proxy, "phone_120x0.jpg").convert("RGB")  # phone.jpg ... phone.gif missing, then .heic
+    assert image.size == (120, 80) and close(image.getpixel((6, 6)), corpus.RED)
+    assert close(image.getpixel((113, 6)), corpus.GREEN)
+    assert spy.count("GET", "/phone.jpg") == 1 and spy.count("GET", "/phone.gif") == 1
+    assert fetch(http, proxy, "phone_60x40_fit.webp").size == (60, 40)
+    original = http.get(f"{proxy.url}/phone.heic")
+    assert original.status_code == 200 and original.content == phone
+    assert original.headers["Content-Type"] == "image/heic"  # as S3 has it
+    assert http.get(f"{proxy.url}/phone_120x0.heic").status_code == 400  # never an output format
+    assert http.get(f"{proxy.url}/cut_100x100.jpg").status_code == 422
+    proxy.flush()
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+    assert keys == {"phone.heic", "cut.heic", "phone_120x0.jpg", "phone_60x40_fit.webp"}

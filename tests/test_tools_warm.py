@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from proxy.cli import main
 from proxy.config import load
 from proxy.errors import BadRequest
-from proxy.keys import parse_thumbnail
+from proxy.keys import OUTPUT_FORMATS, parse_thumbnail
 from proxy.tools.warm import plan, warm
 from tests.harness import ROOT, stored_keys
 from tests.images import opened, quadrants, solid
@@ -146,7 +146,9 @@ def reference_plan(keys, prefix, labels, extensions):
     """The plan by its definition, over the whole listing held in a set: what the streaming plan must give."""
     for key in sorted(keys):
         stem, dot, ext = key.rpartition(".")
-        if not key.startswith(prefix) or not dot or ext.lower() not in extensions or "/" in ext:
+        if not key.startswith(prefix) or not dot or "/" in ext:
+            continue
+        if ext.lower() not in extensions or ext.lower() not in OUTPUT_FORMATS:  # heic: a source, never an output
             continue
         try:
             spec = parse_thumbnail(key)
@@ -174,14 +176,24 @@ def test_streaming_plan_matches_the_definition_on_tricky_listings():
         "_1x1.jpg",
         ".jpg/x",
         "_10x10.webp",
+        ".heic",
         "",
     ]
-    labels, extensions = ["10x10", "20x0"], ("jpg", "png", "webp")
+    labels, extensions = ["10x10", "20x0"], ("jpg", "png", "webp", "heic")
     for _ in range(300):
         listing = {rnd.choice(parts) + rnd.choice([*parts[:4], ""]) + rnd.choice(suffixes) for _ in range(25)}
         for prefix in ("", "a"):
             streamed = sorted(plan(iter(sorted(listing)), prefix, labels, extensions))
             assert streamed == sorted(reference_plan(listing, prefix, labels, extensions)), sorted(listing)
+
+
+def test_heic_originals_are_not_warmed_but_own_their_thumbnails():
+    """No HEIC thumbnail can be made; a thumbnail-shaped key whose original is a HEIC is still a thumbnail."""
+    listing = ["a.heic", "a_10x10.jpg", "b.jpg", "c_10x10.jpg"]
+    assert list(plan(iter(listing), "", ["10x10"], ("jpg", "heic"))) == [
+        ("b.jpg", ["b_10x10.jpg"]),
+        ("c_10x10.jpg", ["c_10x10_10x10.jpg"]),
+    ]
 
 
 def test_a_listing_that_fails_midway_keeps_what_was_done(s3, bucket, moto_url):

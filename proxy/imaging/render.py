@@ -2,14 +2,15 @@
 
 Runs in a render thread (never on the event loop). The steps, in this order, and why:
 
-1. open      -- only allow-listed decoders, header only; reject by size (pixels, frames x pixels) before any
-                pixel is decoded, so a bomb costs nothing.
+1. open      -- only allow-listed decoders (HEIF through pillow-heif: imaging/heif.py), header only; reject by
+                size (pixels, frames x pixels) before any pixel is decoded, so a bomb costs nothing.
 2. plan      -- for each spec, from the header size as people see it (after EXIF orientation): the crop of the
                 source, the resized size and the canvas. Pure arithmetic, no pixels.
 3. draft     -- ask the JPEG decoder to scale by 1/2..1/8 while decoding (DCT scaling). It must come before
                 anything loads pixels, and is computed for the largest plan so every output stays sharp.
 4. load      -- decode: the first frame, or every frame when animation is kept. Truncated data is an error.
-5. orient    -- apply the EXIF orientation; the tag goes with the rest of the metadata at encode.
+5. orient    -- apply the EXIF orientation (HEIF: libheif has applied its own); the tag goes with the rest of
+                the metadata at encode.
 6. normalise -- palettes, 1-bit and 16-bit become RGB(A)/L(A) so that resampling is correct (CMYK stays).
    then, per spec:
 7. resize    -- crop + LANCZOS in one call, with a reducing gap (fast box reduce, then a careful filter);
@@ -35,13 +36,18 @@ from PIL import Image, ImageFile, features
 
 from proxy.config import Config
 from proxy.errors import Unprocessable
-from proxy.imaging import colour
+from proxy.imaging import colour, heif
 from proxy.keys import ThumbnailSpec
 
 log = logging.getLogger(__name__)
 
 # Decoders Image.open may use; anything else (TIFF, PSD, EPS, ...) is refused before it is parsed.
-DECODERS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF") + (("AVIF",) if features.check("avif") else ())
+DECODERS: tuple[str, ...] = (
+    ("JPEG", "PNG", "WEBP", "GIF")
+    + (("AVIF",) if features.check("avif") else ())
+    + ((heif.FORMAT,) if heif.AVAILABLE else ())
+)
+_DECODER_NAMES = ", ".join(name.replace("WEBP", "WebP") for name in DECODERS)  # for the 422's reason
 # Formats whose animation is kept with --animation=keep; other outputs get the first frame.
 ANIMATED_OUTPUTS = ("GIF", "WEBP")
 MAX_FRAMES = 1000  # with --animation=keep: beyond this many frames, 422 (whatever their size)
@@ -73,6 +79,7 @@ _DECODE_ERRORS = (
     zlib.error,
     MemoryError,
     Image.DecompressionBombError,
+    *heif.ERRORS,
 )
 
 
@@ -150,14 +157,14 @@ def render_many(data: bytes, specs: list[ThumbnailSpec], options: RenderOptions)
     """
     with _as_unprocessable("cannot decode original"):
         image = open_checked(data, options)  # 1
-        orientation = _orientation(image)
+        orientation = _orientation(image) if heif.exif_orientation_applies(image) else 1
         upright = _upright_size(image.size, orientation)
         plans = [plan(upright, spec, spec.mode or options.default_mode) for spec in specs]  # 2
         _draft(image, plans, upright, orientation)  # 3
         animate = [options.animation == "keep" and spec.format in ANIMATED_OUTPUTS for spec in specs]
         source = Source([], 0, image.format, image.info.get("icc_profile") or None)
         outputs: list[list[Image.Image]] = [[] for _ in specs]
-        for index in range(getattr(image, "n_frames", 1) if any(animate) else 1):
+        for index in range(heif.frames(image) if any(animate) else 1):
             frame = colour.normalise(_orient(_load(image, index, source), orientation), source.format)  # 4-6
             frame = _shared_reduce(frame, plans)  # 7, the part every output shares
             wanted = [i for i, keep in enumerate(animate) if index == 0 or keep]
@@ -176,7 +183,7 @@ def _as_unprocessable(what: str) -> Iterator[None]:
     except Unprocessable:
         raise
     except Image.UnidentifiedImageError:
-        raise Unprocessable("original is not a supported image (JPEG, PNG, WebP, GIF, AVIF)") from None
+        raise Unprocessable(f"original is not a supported image ({_DECODER_NAMES})") from None
     except _DECODE_ERRORS as exc:
         reason = str(exc).split("\n")[0][:160] or type(exc).__name__
         log.info("%s: %s: %s", what, type(exc).__name__, reason)
@@ -203,7 +210,7 @@ def open_checked(data: bytes, options: RenderOptions) -> Image.Image:
     if width * height > limit:
         raise Unprocessable(f"original is {width}x{height}, over the limit of {limit / 1e6:g} megapixels")
     if options.animation == "keep":
-        frames = _gif_frames(data, MAX_FRAMES) if image.format == "GIF" else getattr(image, "n_frames", 1)
+        frames = _gif_frames(data, MAX_FRAMES) if image.format == "GIF" else heif.frames(image)
         if frames > MAX_FRAMES:
             raise Unprocessable(f"animation of more than {MAX_FRAMES} frames")
         if frames * width * height > options.max_animation_pixels:

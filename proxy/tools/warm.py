@@ -23,7 +23,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from proxy.config import Config, Scope, option_names
 from proxy.errors import BadRequest, Forbidden, ProxyError
 from proxy.imaging.render import RenderOptions, render_many
-from proxy.keys import NEGOTIABLE_EXTENSIONS, answered_thumbnail, parse_thumbnail, variant_key, variant_of
+from proxy.keys import (
+    NEGOTIABLE_EXTENSIONS,
+    OUTPUT_FORMATS,
+    answered_thumbnail,
+    parse_thumbnail,
+    variant_key,
+    variant_of,
+)
 from proxy.policy import check_size
 from proxy.storage import sqs
 from proxy.storage.s3 import Lookup, ObjectStore, PutResult, S3Object
@@ -163,7 +170,8 @@ def plan(
             if key.startswith(other + "_") and f"{other}.{own_ext}" in entry.originals:
                 entry.thumbnails.add(key)
         open_stems.setdefault(stem, _Stem()).listed.add(key)
-        if ext.lower() not in extensions or "/" in ext or variant is not None:
+        # A HEIC original has no thumbnails of its own format (``photo_200x200.heic`` is a 400): not warmed.
+        if ext.lower() not in extensions or ext.lower() not in OUTPUT_FORMATS or "/" in ext or variant is not None:
             continue
         if not _has_listed_original(key, open_stems, extensions):
             open_stems[stem].originals.append(key)
