@@ -13,8 +13,8 @@ from typing import Literal
 
 from proxy.errors import BadRequest
 
-Mode = Literal["fill", "fit", "pad", "stretch"]
-MODES: tuple[Mode, ...] = ("fill", "fit", "pad", "stretch")
+Mode = Literal["fill", "fit", "pad", "stretch", "smart"]
+MODES: tuple[Mode, ...] = ("fill", "fit", "pad", "stretch", "smart")
 
 MAX_KEY_BYTES = 1024
 MAX_DPR = 4

@@ -6,11 +6,11 @@ import io
 
 import pytest
 from PIL import Image
-from proxy.imaging.render import DECODERS, RenderOptions, render, render_many
 
 from proxy.config import Config
 from proxy.errors import BadRequest, Unprocessable
 from proxy.imaging import heif
+from proxy.imaging.render import DECODERS, RenderOptions, render, render_many
 from proxy.keys import SOURCE_EXTENSIONS, parse_thumbnail
 from tests import corpus, images
 

@@ -5,13 +5,16 @@ Runs in a render thread (never on the event loop). The steps, in this order, and
 1. open      -- only allow-listed decoders (HEIF through pillow-heif: imaging/heif.py), header only; reject by
                 size (pixels, frames x pixels) before any pixel is decoded, so a bomb costs nothing.
 2. plan      -- for each spec, from the header size as people see it (after EXIF orientation): the crop of the
-                source, the resized size and the canvas. Pure arithmetic, no pixels.
+                source, the resized size and the canvas. Pure arithmetic, no pixels; a focus point moves the
+                fill/smart crop to hold it.
 3. draft     -- ask the JPEG decoder to scale by 1/2..1/8 while decoding (DCT scaling). It must come before
                 anything loads pixels, and is computed for the largest plan so every output stays sharp.
 4. load      -- decode: the first frame, or every frame when animation is kept. Truncated data is an error.
 5. orient    -- apply the EXIF orientation (HEIF: libheif has applied its own); the tag goes with the rest of
                 the metadata at encode.
 6. normalise -- palettes, 1-bit and 16-bit become RGB(A)/L(A) so that resampling is correct (CMYK stays).
+6a. place    -- ``smart`` crops without a focus point slide to where the content is (imaging/smartcrop.py),
+                scored on a small copy of the first frame; every frame of an animation gets that window.
    then, per spec:
 7. resize    -- crop + LANCZOS in one call, with a reducing gap (fast box reduce, then a careful filter);
                 largest first, each from the smallest output already made that covers its crop sharply.
@@ -36,7 +39,7 @@ from PIL import Image, ImageFile, features
 
 from proxy.config import Config
 from proxy.errors import Unprocessable
-from proxy.imaging import colour, heif
+from proxy.imaging import colour, heif, smartcrop
 from proxy.keys import ThumbnailSpec
 
 log = logging.getLogger(__name__)
@@ -145,21 +148,28 @@ class Source:
 # ---- entry points ---------------------------------------------------------------------------------------
 
 
-def render(data: bytes, spec: ThumbnailSpec, options: RenderOptions) -> Rendered:
-    """Make the thumbnail ``spec`` names from the original's bytes."""
-    return render_many(data, [spec], options)[0]
+def render(
+    data: bytes, spec: ThumbnailSpec, options: RenderOptions, *, focus: tuple[float, float] | None = None
+) -> Rendered:
+    """Make the thumbnail ``spec`` names from the original's bytes; ``focus``: see render_many."""
+    return render_many(data, [spec], options, focus=focus)[0]
 
 
-def render_many(data: bytes, specs: list[ThumbnailSpec], options: RenderOptions) -> list[Rendered]:
+def render_many(
+    data: bytes, specs: list[ThumbnailSpec], options: RenderOptions, *, focus: tuple[float, float] | None = None
+) -> list[Rendered]:
     """Several thumbnails of one original: it is opened, drafted for the largest, decoded and oriented once.
 
     Frames are decoded one at a time and resized at once, so an animation never sits in memory at full size.
+    ``focus`` is a point to keep in fill and smart crops, ``(x, y)`` fractions of the upright picture.
     """
     with _as_unprocessable("cannot decode original"):
         image = open_checked(data, options)  # 1
         orientation = _orientation(image) if heif.exif_orientation_applies(image) else 1
         upright = _upright_size(image.size, orientation)
-        plans = [plan(upright, spec, spec.mode or options.default_mode) for spec in specs]  # 2
+        modes = [spec.mode or options.default_mode for spec in specs]
+        plans = [plan(upright, spec, mode, focus) for spec, mode in zip(specs, modes, strict=True)]  # 2
+        smart = [i for i, mode in enumerate(modes) if mode == "smart" and focus is None]
         _draft(image, plans, upright, orientation)  # 3
         animate = [options.animation == "keep" and spec.format in ANIMATED_OUTPUTS for spec in specs]
         source = Source([], 0, image.format, image.info.get("icc_profile") or None)
@@ -167,6 +177,8 @@ def render_many(data: bytes, specs: list[ThumbnailSpec], options: RenderOptions)
         for index in range(heif.frames(image) if any(animate) else 1):
             frame = colour.normalise(_orient(_load(image, index, source), orientation), source.format)  # 4-6
             frame = _shared_reduce(frame, plans)  # 7, the part every output shares
+            if index == 0:
+                plans = _place(frame, plans, smart)  # 6a
             wanted = [i for i, keep in enumerate(animate) if index == 0 or keep]
             for i, resized in _derive(frame, plans, wanted).items():  # 7, each from the smallest good source
                 thumbnail = _pad(colour.to_srgb(resized, source.icc), plans[i].canvas)  # 8-9
@@ -273,18 +285,20 @@ def target_box(source: tuple[int, int], spec: ThumbnailSpec, mode: str) -> tuple
     return (max(1, round(tw * shrink)), max(1, round(th * shrink)))
 
 
-def plan(source: tuple[int, int], spec: ThumbnailSpec, mode: str) -> Plan:
-    """The crop, resized size and canvas of one output, from the upright source size."""
+def plan(source: tuple[int, int], spec: ThumbnailSpec, mode: str, focus: tuple[float, float] | None = None) -> Plan:
+    """The crop, resized size and canvas of one output, from the upright source size. Fill and smart crop to
+    the box's aspect ratio, centred, or around ``focus`` (fractions of the source) when one is given."""
     sw, sh = source
     box = target_box(source, spec, mode)
     full = (0.0, 0.0, 1.0, 1.0)
-    if mode == "fill":
-        # Centre crop to the box's aspect ratio.
+    if mode in ("fill", "smart"):
         if box[0] * sh > box[1] * sw:  # box is wider than the source: cut top and bottom
             keep = (sw * box[1] / box[0]) / sh
-            return Plan(((0.0, (1 - keep) / 2, 1.0, (1 + keep) / 2)), box, box)
-        keep = (sh * box[0] / box[1]) / sw
-        return Plan(((1 - keep) / 2, 0.0, (1 + keep) / 2, 1.0), box, box)
+            crop = (0.0, (1 - keep) / 2, 1.0, (1 + keep) / 2)
+        else:
+            keep = (sh * box[0] / box[1]) / sw
+            crop = ((1 - keep) / 2, 0.0, (1 + keep) / 2, 1.0)
+        return Plan(crop if focus is None else smartcrop.around(crop, focus), box, box)
     if mode == "pad":
         scale = min(box[0] / sw, box[1] / sh, 1.0)
         inner = (min(box[0], max(1, round(sw * scale))), min(box[1], max(1, round(sh * scale))))
@@ -330,6 +344,22 @@ def _load(image: Image.Image, index: int, source: Source) -> Image.Image:
 def _orient(image: Image.Image, orientation: int) -> Image.Image:
     method = _ORIENTATIONS.get(orientation)
     return image if method is None else image.transpose(method)
+
+
+# ---- 6a. place --------------------------------------------------------------------------------------------
+
+
+def _place(frame: Image.Image, plans: list[Plan], smart: list[int]) -> list[Plan]:
+    """The ``smart`` plans with their crop where the content is; the frame is scored once, only if a crop can
+    move at all (not when the box has the picture's own aspect ratio)."""
+    movable = [i for i in smart if plans[i].crop != (0.0, 0.0, 1.0, 1.0)]
+    if not movable:
+        return plans
+    content = smartcrop.profiles(frame)
+    placed = list(plans)
+    for i in movable:
+        placed[i] = dataclasses.replace(plans[i], crop=smartcrop.place(content, plans[i].crop))
+    return placed
 
 
 # ---- 7. resize, 9. pad ------------------------------------------------------------------------------------
