@@ -51,6 +51,8 @@ def test_dimensions_for_every_mode_and_dpr(proxy, s3, bucket, http):
         "q_400x400@4x.jpg": (600, 600),  # 1600x1600 asked: the largest square the original has
         "q_400x400_fit@4x.jpg": (800, 600),  # never upscaled, even with @4x
         "q_2000x1000_stretch.jpg": (800, 400),
+        "q_200x100_smart.jpg": (200, 100),  # fill's geometry, the crop placed by content
+        "q_400x400_smart@4x.jpg": (600, 600),
         "q_2000x2000_pad.jpg": (800, 800),
         "q_1000x0.jpg": (800, 600),
         "dot_200x200.jpg": (1, 1),
