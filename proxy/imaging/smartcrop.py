@@ -66,9 +66,9 @@ def profiles(image: Image.Image) -> Profiles:
     small = image.reduce(factor) if factor > 1 else image
     small = small if small.mode == "RGB" else small.convert("RGB")
     luma, cb, cr = small.convert("YCbCr").split()
-    # (edges + skin) / 2 + saturated / 2: the three terms weigh the same and the sum stays within 8 bits.
-    half = ImageChops.add(_edges(luma), _skin(luma, cb, cr), scale=2.0)
-    score = ImageChops.add(half, _saturated(small)).convert("F")
+    # (edges + skin) / 3 + saturated / 3: each term is at most 85, so the sum never clips at 255.
+    two = ImageChops.add(_edges(luma), _skin(luma, cb, cr), scale=3.0)
+    score = ImageChops.add(two, _saturated(small)).convert("F")
     columns = _values(score.resize((small.width, 1), Image.Resampling.BOX))
     rows = _values(score.resize((1, small.height), Image.Resampling.BOX))
     return Profiles(tuple(columns), tuple(rows))
@@ -123,9 +123,9 @@ def _values(strip: Image.Image) -> list[float]:
 
 
 def _edges(luma: Image.Image) -> Image.Image:
-    """Edge strength: how far each pixel is from the mean of its 3x3 neighbourhood (a Laplacian's magnitude,
-    at half the cost of a 3x3 convolution)."""
-    return ImageChops.difference(luma, luma.filter(ImageFilter.BoxBlur(1)))
+    """Edge strength, 0..255: eight times how far each pixel is from the mean of its 3x3 neighbourhood (about a
+    Laplacian's magnitude, at half the cost of the 3x3 convolution)."""
+    return ImageChops.difference(luma, luma.filter(ImageFilter.BoxBlur(1))).point(_EDGE_LUT)
 
 
 def _skin(luma: Image.Image, cb: Image.Image, cr: Image.Image) -> Image.Image:
@@ -135,7 +135,7 @@ def _skin(luma: Image.Image, cb: Image.Image, cr: Image.Image) -> Image.Image:
 
 
 def _saturated(image: Image.Image) -> Image.Image:
-    """127 (half weight, see profiles) where the colour is saturated (max - min of R, G, B at least SATURATED)."""
+    """85 (a third, see profiles) where the colour is saturated (max - min of R, G, B at least SATURATED)."""
     r, g, b = image.split()
     high = ImageChops.lighter(ImageChops.lighter(r, g), b)
     chroma = ImageChops.subtract(high, ImageChops.darker(ImageChops.darker(r, g), b))
@@ -149,4 +149,5 @@ def _lut(keep: Callable[[int], bool], value: int = 255) -> list[int]:
 _SKIN_CB_LUT = _lut(lambda v: SKIN_CB[0] <= v <= SKIN_CB[1])
 _SKIN_CR_LUT = _lut(lambda v: SKIN_CR[0] <= v <= SKIN_CR[1])
 _SKIN_Y_LUT = _lut(lambda v: v >= SKIN_MIN_Y)
-_SATURATED_LUT = _lut(lambda v: v >= SATURATED, 127)
+_SATURATED_LUT = _lut(lambda v: v >= SATURATED, 85)
+_EDGE_LUT = [min(255, 8 * v) for v in range(256)]
