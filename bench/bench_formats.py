@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import photos
 from bench.ssim import ssim
 from proxy import colour
+from proxy.imaging.render import RenderOptions, render_many
 from proxy.keys import parse_thumbnail
-from proxy.render import RenderOptions, render_many
 
 SIZES = ("200x200", "400x0", "800x0")
 WEBP_QUALITIES = (70, 75, 80, 85, 90, 95)

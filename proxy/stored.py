@@ -76,6 +76,14 @@ def is_tagged(tags: Iterable[Mapping[str, str]]) -> bool:
     return any(tag.get("Key") == TAG_KEY and tag.get("Value") == TAG_VALUE for tag in tags)
 
 
+FOCUS = "focus"  # an original's user metadata: ``x,y``, the point fill and smart crops keep (set by the uploader)
+
+
+def focus_text(metadata: Mapping[str, str]) -> str | None:
+    """The raw ``focus`` metadata of an original, if it has one (parsed by ``imaging.smartcrop.parse_focus``)."""
+    return metadata.get(FOCUS)
+
+
 def lifecycle_filter() -> dict[str, dict[str, str]]:
     """The lifecycle rule's filter: every object carrying the thumbnail tag, and nothing else."""
     return {"Tag": {"Key": TAG_KEY, "Value": TAG_VALUE}}

@@ -284,3 +284,37 @@ def test_heic_originals_make_thumbnails_and_are_served_as_stored(proxy, s3, buck
     proxy.flush()
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
     assert keys == {"phone.heic", "cut.heic", "phone_120x0.jpg", "phone_60x40_fit.webp"}
+
+
+def _subject_scene() -> bytes:
+    """Flat grey 800x400 with a red, textured subject at the right edge: a centre crop misses it."""
+    image = Image.new("RGB", (800, 400), (128, 128, 128))
+    for x in range(640, 780, 10):
+        image.paste((220, 40, 40) if x % 20 else (250, 220, 60), (x, 120, x + 10, 280))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def _redness(image: Image.Image) -> float:
+    r, g, b = (sum(band.getdata()) / (image.width * image.height) for band in image.convert("RGB").split())
+    return r - (g + b) / 2
+
+
+def test_smart_finds_the_subject_and_focus_metadata_is_honoured(proxy, s3, bucket, http, caplog):
+    put(s3, bucket, "scene.jpg", _subject_scene())
+    fill, smart = fetch(http, proxy, "scene_200x200.jpg"), fetch(http, proxy, "scene_200x200_smart.jpg")
+    assert fill.size == smart.size == (200, 200)
+    assert _redness(fill) < 1 and _redness(smart) > 15  # the window moved onto the whole subject (14% of it)
+    s3.put_object(
+        Bucket=bucket, Key="left.jpg", Body=_subject_scene(), ContentType="image/jpeg", Metadata={"focus": "0.05,0.5"}
+    )
+    held = fetch(http, proxy, "left_200x200_smart.jpg")  # the focus point wins over the content
+    assert _redness(held) < 5
+    s3.put_object(
+        Bucket=bucket, Key="bad.jpg", Body=_subject_scene(), ContentType="image/jpeg", Metadata={"focus": "left,top"}
+    )
+    with caplog.at_level("WARNING"):
+        ignored = fetch(http, proxy, "bad_200x200.jpg")
+    assert ignored.size == (200, 200) and _redness(ignored) < 5  # the centre crop, as without focus
+    assert sum("invalid focus" in record.getMessage() for record in caplog.records) == 1

@@ -12,6 +12,7 @@ Crops are ``(x0, y0, x1, y1)`` fractions of the upright picture, as in render.Pl
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from array import array
@@ -29,6 +30,7 @@ SATURATED = 64  # max - min of R, G, B at or above this is saturated colour
 # Skin tones in YCbCr (the Chai-Ngan ranges), not too dark.
 SKIN_CB, SKIN_CR, SKIN_MIN_Y = (77, 127), (133, 173), 40
 
+log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")  # ASCII digits only: no '1e-1', 'nan', '0_5', '²'
 
 
@@ -42,6 +44,16 @@ def parse_focus(text: str) -> tuple[float, float] | None:
         return None
     x, y = (float(value) for value in values)
     return (x, y) if 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0 else None
+
+
+def focus_or_warn(text: str | None, key: str) -> tuple[float, float] | None:
+    """``parse_focus`` of an original's ``focus`` metadata; an invalid one is ignored with a warning."""
+    if text is None:
+        return None
+    focus = parse_focus(text)
+    if focus is None:
+        log.warning("ignoring invalid focus metadata %r of %s: want 'x,y' fractions from 0 to 1", text[:40], key)
+    return focus
 
 
 def around(crop: Box, focus: tuple[float, float]) -> Box:

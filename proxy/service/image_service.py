@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 
 from proxy import signing
 from proxy.config import Config
@@ -27,6 +28,7 @@ from proxy.errors import (
 )
 from proxy.imaging.pool import RenderPool
 from proxy.imaging.render import Rendered, RenderOptions, render_many
+from proxy.imaging.smartcrop import focus_or_warn
 from proxy.keys import (
     AUTO_FORMATS,
     CONTENT_TYPES,
@@ -44,7 +46,7 @@ from proxy.service.reply import Origin, Reply
 from proxy.service.singleflight import SingleFlight
 from proxy.service.writeback import WriteBacks
 from proxy.storage.s3 import NOT_MODIFIED, Lookup, ObjectStore, S3Object, Stream
-from proxy.stored import source_of, thumbnail_write
+from proxy.stored import focus_text, source_of, thumbnail_write
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +233,10 @@ class ImageService:
             async with asyncio.timeout(self.config.render_timeout):
                 original = await self._original(spec)
                 fetched = time.monotonic()
-                rendered = await ticket.run(render_many, original.body, specs, self.render_options)
+                focus = focus_or_warn(focus_text(original.info.metadata), original.info.key)
+                rendered = await ticket.run(
+                    partial(render_many, focus=focus), original.body, specs, self.render_options
+                )
         except TimeoutError:
             raise RenderTimeout("thumbnail took too long to make") from None
         finally:

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from proxy.config import Config, Scope, option_names
 from proxy.errors import BadRequest, Forbidden, ProxyError
 from proxy.imaging.render import RenderOptions, render_many
+from proxy.imaging.smartcrop import focus_or_warn
 from proxy.keys import (
     NEGOTIABLE_EXTENSIONS,
     OUTPUT_FORMATS,
@@ -34,7 +36,7 @@ from proxy.keys import (
 from proxy.policy import check_size
 from proxy.storage import sqs
 from proxy.storage.s3 import Lookup, ObjectStore, PutResult, S3Object
-from proxy.stored import WriteParams, thumbnail_write
+from proxy.stored import WriteParams, focus_text, thumbnail_write
 from proxy.tools import bucket as b
 from proxy.tools import events, logs
 from proxy.tools.counters import BoundedCounter
@@ -237,8 +239,9 @@ class ThumbnailMaker:
         bases = list({spec.key: spec for _, spec, _ in wanted if spec is not None}.values())
         variants = [spec.variant(found[1]) for _, spec, found in wanted if spec is not None and found is not None]
         loop = asyncio.get_running_loop()
+        focus = focus_or_warn(focus_text(original.info.metadata), key)
         outputs = await loop.run_in_executor(
-            self.renders, render_many, original.body, [*bases, *variants], self.options
+            self.renders, partial(render_many, focus=focus), original.body, [*bases, *variants], self.options
         )
         made = dict(zip([spec.key for spec in [*bases, *variants]], outputs, strict=True))
         puts = []
