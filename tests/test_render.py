@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageFile, features
 
 from proxy.errors import Unprocessable
-from proxy.imaging.render import RenderOptions, plan, render, render_many, target_box
+from proxy.imaging.render import RenderOptions, geometry, render, render_many, target_box
 from tests import corpus
 from tests.harness import spec
 from tests.images import opened, psnr
@@ -58,11 +58,11 @@ def test_target_box(source, key, mode, box):
 
 
 def test_fill_plan_is_a_centred_crop_of_the_requested_aspect():
-    crop = plan((800, 600), spec("a_200x200.jpg"), "fill").crop
+    crop = geometry((800, 600), spec("a_200x200.jpg"), "fill").crop
     assert crop == pytest.approx((0.125, 0.0, 0.875, 1.0))
-    crop = plan((600, 800), spec("a_300x100.jpg"), "fill").crop
+    crop = geometry((600, 800), spec("a_300x100.jpg"), "fill").crop
     assert crop == pytest.approx((0.0, 0.375, 1.0, 0.625))  # 600 wide at 3:1 keeps 200 of 800 rows
-    pad = plan((800, 600), spec("a_300x300.jpg"), "pad")
+    pad = geometry((800, 600), spec("a_300x300.jpg"), "pad")
     assert pad.size == (300, 225) and pad.canvas == (300, 300)
 
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from proxy.imaging import smartcrop
-from proxy.imaging.render import RenderOptions, plan, render, target_box
+from proxy.imaging.render import RenderOptions, geometry, render, target_box
 from proxy.keys import parse_thumbnail
 from tests import corpus
 
@@ -47,7 +47,7 @@ def png(image: Image.Image) -> bytes:
 
 def test_smart_window_holds_the_off_centre_subject_fill_cuts_it():
     image = subject()  # disc from x = 290 to 350 of 400
-    fill = plan(image.size, spec("s_200x200.png"), "fill").crop
+    fill = geometry(image.size, spec("s_200x200.png"), "fill").crop
     assert not contains(fill, 290 / 400, 0, 350 / 400, 1)
     window = smartcrop.window(image, fill)
     assert contains(window, 290 / 400, 0, 350 / 400, 1)
@@ -68,7 +68,7 @@ def test_smart_is_deterministic_and_centred_without_a_subject():
     body = png(image)
     first = render(body, spec("s_200x100_smart.webp"), RenderOptions()).body
     assert all(render(body, spec("s_200x100_smart.webp"), RenderOptions()).body == first for _ in range(3))
-    fill = plan((400, 200), spec("s_200x200.png"), "fill").crop
+    fill = geometry((400, 200), spec("s_200x200.png"), "fill").crop
     assert smartcrop.window(image, fill) == smartcrop.window(image.copy(), fill)
     flat = Image.new("RGB", (400, 200), (90, 120, 60))
     assert smartcrop.window(flat, fill) == fill  # nothing to find: the centre crop, exactly
@@ -83,7 +83,7 @@ def test_smart_is_deterministic_and_centred_without_a_subject():
 def test_smart_has_the_geometry_of_fill(key):
     for source in ((800, 600), (600, 800), (1, 1)):
         assert target_box(source, spec(key), "smart") == target_box(source, spec(key), "fill")
-        smart, fill = plan(source, spec(key), "smart"), plan(source, spec(key), "fill")
+        smart, fill = geometry(source, spec(key), "smart"), geometry(source, spec(key), "fill")
         assert (smart.size, smart.canvas, smart.crop) == (fill.size, fill.canvas, fill.crop)  # moved at render
 
 
@@ -103,15 +103,15 @@ def test_content_is_scored_on_a_small_copy():
 )
 def test_focus_is_held_as_centred_as_the_edges_allow(focus, expected):
     for mode in ("fill", "smart"):
-        crop = plan((400, 200), spec("f_200x200.png"), mode, focus).crop
+        crop = geometry((400, 200), spec("f_200x200.png"), mode, focus).crop
         assert crop == pytest.approx(expected), mode
         assert crop[0] <= focus[0] <= crop[2] and crop[1] <= focus[1] <= crop[3]
 
 
 def test_focus_moves_a_tall_crop_and_leaves_other_modes_alone():
-    assert plan((200, 400), spec("f_200x100.png"), "fill", (0.3, 0.2)).crop == pytest.approx((0, 0.075, 1, 0.325))
+    assert geometry((200, 400), spec("f_200x100.png"), "fill", (0.3, 0.2)).crop == pytest.approx((0, 0.075, 1, 0.325))
     for mode in ("fit", "pad", "stretch"):
-        assert plan((400, 200), spec("f_200x200.png"), mode, (0.9, 0.1)) == plan(
+        assert geometry((400, 200), spec("f_200x200.png"), mode, (0.9, 0.1)) == geometry(
             (400, 200), spec("f_200x200.png"), mode
         )
 

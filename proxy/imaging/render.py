@@ -4,7 +4,7 @@ Runs in a render thread (never on the event loop). The steps, in this order, and
 
 1. open      -- only allow-listed decoders (HEIF through pillow-heif: imaging/heif.py), header only; reject by
                 size (pixels, frames x pixels) before any pixel is decoded, so a bomb costs nothing.
-2. plan      -- for each spec, from the header size as people see it (after EXIF orientation): the crop of the
+2. geometry  -- for each spec, from the header size as people see it (after EXIF orientation): the crop of the
                 source, the resized size and the canvas. Pure arithmetic, no pixels; a focus point moves the
                 fill/smart crop to hold it.
 3. draft     -- ask the JPEG decoder to scale by 1/2..1/8 while decoding (DCT scaling). It must come before
@@ -126,7 +126,7 @@ class Rendered:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Geometry:
     """Where one output's pixels come from: ``crop`` (fractions of the upright source) scaled to ``size``,
     centred on a ``canvas`` (larger than ``size`` only in pad mode)."""
 
@@ -136,7 +136,7 @@ class Plan:
 
 
 @dataclass
-class Source:
+class Decoded:
     """What every output needs to know of the original besides its pixels."""
 
     durations: list[int]  # per frame decoded, in ms
@@ -168,11 +168,11 @@ def render_many(
         orientation = _orientation(image) if heif.exif_orientation_applies(image) else 1
         upright = _upright_size(image.size, orientation)
         modes = [spec.mode or options.default_mode for spec in specs]
-        plans = [plan(upright, spec, mode, focus) for spec, mode in zip(specs, modes, strict=True)]  # 2
+        plans = [geometry(upright, spec, mode, focus) for spec, mode in zip(specs, modes, strict=True)]  # 2
         smart = [i for i, mode in enumerate(modes) if mode == "smart" and focus is None]
         _draft(image, plans, upright, orientation)  # 3
         animate = [options.animation == "keep" and spec.format in ANIMATED_OUTPUTS for spec in specs]
-        source = Source([], 0, image.format, image.info.get("icc_profile") or None)
+        source = Decoded([], 0, image.format, image.info.get("icc_profile") or None)
         outputs: list[list[Image.Image]] = [[] for _ in specs]
         for index in range(heif.frames(image) if any(animate) else 1):
             frame = colour.normalise(_orient(_load(image, index, source), orientation), source.format)  # 4-6
@@ -265,7 +265,7 @@ def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
 
 
-# ---- 2. plan ----------------------------------------------------------------------------------------------
+# ---- 2. geometry -------------------------------------------------------------------------------------------
 
 
 def target_box(source: tuple[int, int], spec: ThumbnailSpec, mode: str) -> tuple[int, int]:
@@ -285,7 +285,9 @@ def target_box(source: tuple[int, int], spec: ThumbnailSpec, mode: str) -> tuple
     return (max(1, round(tw * shrink)), max(1, round(th * shrink)))
 
 
-def plan(source: tuple[int, int], spec: ThumbnailSpec, mode: str, focus: tuple[float, float] | None = None) -> Plan:
+def geometry(
+    source: tuple[int, int], spec: ThumbnailSpec, mode: str, focus: tuple[float, float] | None = None
+) -> Geometry:
     """The crop, resized size and canvas of one output, from the upright source size. Fill and smart crop to
     the box's aspect ratio, centred, or around ``focus`` (fractions of the source) when one is given."""
     sw, sh = source
@@ -298,18 +300,18 @@ def plan(source: tuple[int, int], spec: ThumbnailSpec, mode: str, focus: tuple[f
         else:
             keep = (sh * box[0] / box[1]) / sw
             crop = ((1 - keep) / 2, 0.0, (1 + keep) / 2, 1.0)
-        return Plan(crop if focus is None else smartcrop.around(crop, focus), box, box)
+        return Geometry(crop if focus is None else smartcrop.around(crop, focus), box, box)
     if mode == "pad":
         scale = min(box[0] / sw, box[1] / sh, 1.0)
         inner = (min(box[0], max(1, round(sw * scale))), min(box[1], max(1, round(sh * scale))))
-        return Plan(full, inner, box)
-    return Plan(full, box, box)  # fit, stretch
+        return Geometry(full, inner, box)
+    return Geometry(full, box, box)  # fit, stretch
 
 
 # ---- 3. draft ---------------------------------------------------------------------------------------------
 
 
-def _draft(image: Image.Image, plans: list[Plan], upright: tuple[int, int], orientation: int) -> None:
+def _draft(image: Image.Image, plans: list[Geometry], upright: tuple[int, int], orientation: int) -> None:
     """Let the JPEG decoder downscale (1/2..1/8) as far as the most demanding plan allows."""
     need_w = need_h = 1
     for each in plans:
@@ -326,7 +328,7 @@ def _draft(image: Image.Image, plans: list[Plan], upright: tuple[int, int], orie
 # ---- 4. load ----------------------------------------------------------------------------------------------
 
 
-def _load(image: Image.Image, index: int, source: Source) -> Image.Image:
+def _load(image: Image.Image, index: int, source: Decoded) -> Image.Image:
     """Decode frame ``index``; truncated data raises (LOAD_TRUNCATED_IMAGES is never set)."""
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone set Pillow's global: we would serve padded pictures
         raise Unprocessable("refusing to decode with ImageFile.LOAD_TRUNCATED_IMAGES set")
@@ -349,7 +351,7 @@ def _orient(image: Image.Image, orientation: int) -> Image.Image:
 # ---- 6a. place --------------------------------------------------------------------------------------------
 
 
-def _place(frame: Image.Image, plans: list[Plan], smart: list[int]) -> list[Plan]:
+def _place(frame: Image.Image, plans: list[Geometry], smart: list[int]) -> list[Geometry]:
     """The ``smart`` plans with their crop where the content is; the frame is scored once, only if a crop can
     move at all (not when the box has the picture's own aspect ratio)."""
     movable = [i for i in smart if plans[i].crop != (0.0, 0.0, 1.0, 1.0)]
@@ -365,7 +367,7 @@ def _place(frame: Image.Image, plans: list[Plan], smart: list[int]) -> list[Plan
 # ---- 7. resize, 9. pad ------------------------------------------------------------------------------------
 
 
-def _resize(image: Image.Image, each: Plan) -> Image.Image:
+def _resize(image: Image.Image, each: Geometry) -> Image.Image:
     """Crop and resample in one call; Pillow premultiplies alpha, so transparent edges do not darken."""
     w, h = image.size
     x0, y0, x1, y1 = each.crop
@@ -375,7 +377,7 @@ def _resize(image: Image.Image, each: Plan) -> Image.Image:
     return image.resize(each.size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP)
 
 
-def _derive(frame: Image.Image, plans: list[Plan], wanted: list[int]) -> dict[int, Image.Image]:
+def _derive(frame: Image.Image, plans: list[Geometry], wanted: list[int]) -> dict[int, Image.Image]:
     """Resize the ``wanted`` plans, the most demanding first, each from the cheapest source made so far: the
     frame, or an earlier output that covers its crop with at least DRAFT_GAP times its pixels (the rule the
     draft follows, so a derived size is as sharp as if it had been decoded for itself). A 200x200 may come
@@ -409,13 +411,13 @@ def _reduce_factor(width: float, height: float, size: tuple[int, int]) -> int:
     return int(min(width / size[0], height / size[1]) / REDUCING_GAP)
 
 
-def _density(each: Plan) -> float:
+def _density(each: Geometry) -> float:
     """Output pixels per unit of the source's width and height (the larger): what a plan asks of its source."""
     x0, y0, x1, y1 = each.crop
     return max(each.size[0] / (x1 - x0), each.size[1] / (y1 - y0))
 
 
-def _within(each: Plan, covers: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+def _within(each: Geometry, covers: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
     """``each``'s crop as fractions of an image showing ``covers`` of the source; None if it reaches outside."""
     x0, y0, x1, y1 = covers
     cx0, cy0, cx1, cy1 = each.crop
@@ -438,7 +440,7 @@ def _sharp_enough(image: Image.Image, crop: tuple[float, float, float, float], s
     )
 
 
-def _shared_reduce(image: Image.Image, plans: list[Plan]) -> Image.Image:
+def _shared_reduce(image: Image.Image, plans: list[Geometry]) -> Image.Image:
     """With several outputs, box-reduce the frame once, as far as every output keeps REDUCING_GAP times its
     pixels; each resize then starts from that small image instead of repeating the reduce on the full frame."""
     # Alpha modes are left out: reduce() does not premultiply, resize() does (no dark fringes).
@@ -462,7 +464,7 @@ def _pad(image: Image.Image, canvas: tuple[int, int]) -> Image.Image:
 # ---- 10. encode -------------------------------------------------------------------------------------------
 
 
-def _encode(frames: list[Image.Image], source: Source, spec: ThumbnailSpec, options: RenderOptions) -> Rendered:
+def _encode(frames: list[Image.Image], source: Decoded, spec: ThumbnailSpec, options: RenderOptions) -> Rendered:
     """Encode with per-format settings and no metadata (EXIF, GPS, XMP, comments, ICC: none are passed on)."""
     fmt = spec.format
     params: dict[str, object] = {}

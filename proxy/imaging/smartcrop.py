@@ -7,7 +7,7 @@ holds TIE more of the score; then the window goes to the best, in the middle of 
 it (so a subject narrower than the window sits in its middle). A picture without a clear subject keeps the
 centre crop, and the same picture always gives the same window.
 
-Crops are ``(x0, y0, x1, y1)`` fractions of the upright picture, as in render.Plan.
+Crops are ``(x0, y0, x1, y1)`` fractions of the upright picture, as in render.Geometry.
 """
 
 from __future__ import annotations
