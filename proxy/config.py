@@ -277,8 +277,19 @@ class Config:
     )
 
     jpeg_quality: int = option(_int(1, 100), 85, "JPEG quality.", PIPELINE, RENDER)
-    webp_quality: int = option(_int(1, 100), 80, "WebP quality.", PIPELINE, RENDER)
-    avif_quality: int = option(_int(1, 100), 60, "AVIF quality.", PIPELINE, RENDER)
+    webp_quality: int = option(
+        _int(1, 100), 90, "WebP quality (90: about the SSIM of JPEG 85, bench/RESULTS.md).", PIPELINE, RENDER
+    )
+    avif_quality: int = option(
+        _int(1, 100), 75, "AVIF quality (75: at least the SSIM of JPEG 85 in every case measured).", PIPELINE, RENDER
+    )
+    avif_speed: int = option(
+        _int(0, 10),
+        6,
+        "AVIF encoder speed, 0 (slowest, smallest) to 10; 7+ lose quality, 4-5 cost 4x.",
+        PIPELINE,
+        RENDER,
+    )
     jpeg_progressive: bool = option(_bool, True, "Encode progressive JPEGs.", PIPELINE, RENDER)
     png_compress_level: int = option(_int(0, 9), 6, "PNG zlib compression level.", PIPELINE, RENDER)
     animation: str = option(

@@ -176,7 +176,7 @@ def test_serve_help_lists_every_option_with_its_default():
         assert f"Default: {shown}. Env: {option.env}." in help_text, option.name
         if option.choices:
             assert f"One of: {', '.join(option.choices)}. Default: {shown}." in help_text, option.name
-    assert "Resize mode when the key names none. One of: fill, fit, pad, stretch. Default: fill." in help_text
+    assert "Resize mode when the key names none. One of: fill, fit, pad, stretch, smart. Default: fill." in help_text
     for group in SECTIONS:
         assert f"{group.heading}:" in help_text  # argparse's group title
 
@@ -227,7 +227,7 @@ def test_fixed_sets_of_values_come_from_the_parser():
         "log-level",
         "thumbnail-storage-class",
     }
-    assert with_choices["default-mode"] == ("fill", "fit", "pad", "stretch")
+    assert with_choices["default-mode"] == ("fill", "fit", "pad", "stretch", "smart")
     for name, choices in with_choices.items():
         option = OPTIONS_BY_NAME[name]
         assert option.default in choices, name
@@ -258,6 +258,7 @@ def test_warm_and_the_s3_tools_take_exactly_their_options():
         "jpeg-quality",
         "webp-quality",
         "avif-quality",
+        "avif-speed",
         "jpeg-progressive",
         "png-compress-level",
         "animation",

@@ -102,7 +102,7 @@ def test_size_is_as_written_and_the_target_multiplied_by_the_density(key, size, 
     assert (thumb.target_width, thumb.target_height) == target
 
 
-@pytest.mark.parametrize("mode", ["fill", "fit", "pad", "stretch"])
+@pytest.mark.parametrize("mode", ["fill", "fit", "pad", "stretch", "smart"])
 def test_every_mode_parses(mode):
     assert spec(f"a_10x10_{mode}.png").mode == mode
 

@@ -92,8 +92,9 @@ class RenderOptions:
 
     default_mode: str = "fill"
     jpeg_quality: int = 85
-    webp_quality: int = 80
-    avif_quality: int = 60
+    webp_quality: int = 90
+    avif_quality: int = 75
+    avif_speed: int = 6
     jpeg_progressive: bool = True
     png_compress_level: int = 6
     animation: str = "first"
@@ -107,6 +108,7 @@ class RenderOptions:
             jpeg_quality=config.jpeg_quality,
             webp_quality=config.webp_quality,
             avif_quality=config.avif_quality,
+            avif_speed=config.avif_speed,
             jpeg_progressive=config.jpeg_progressive,
             png_compress_level=config.png_compress_level,
             animation=config.animation,
@@ -473,7 +475,7 @@ def _encode(frames: list[Image.Image], source: Decoded, spec: ThumbnailSpec, opt
     elif fmt == "WEBP":
         params = {"quality": options.webp_quality}
     elif fmt == "AVIF":
-        params = {"quality": options.avif_quality}
+        params = {"quality": options.avif_quality, "speed": options.avif_speed}
     elif fmt == "PNG":
         params = {"compress_level": options.png_compress_level}
     elif fmt == "GIF" and any(colour.has_alpha(frame) for frame in frames):
