@@ -148,7 +148,7 @@ def reference_plan(keys, prefix, labels, extensions):
         stem, dot, ext = key.rpartition(".")
         if not key.startswith(prefix) or not dot or "/" in ext:
             continue
-        if ext.lower() not in extensions or ext.lower() not in OUTPUT_FORMATS:  # heic: a source, never an output
+        if ext.lower() not in extensions:
             continue
         try:
             spec = parse_thumbnail(key)
@@ -156,7 +156,8 @@ def reference_plan(keys, prefix, labels, extensions):
             spec = None
         if spec is not None and any(source in keys for source in spec.source_keys(extensions) if source != key):
             continue
-        yield key, [thumb for thumb in (f"{stem}_{label}.{ext}" for label in labels) if thumb not in keys]
+        own = ext if ext.lower() in OUTPUT_FORMATS else "jpg"  # heic: a source, never an output; its thumbnails JPEG
+        yield key, [thumb for thumb in (f"{stem}_{label}.{own}" for label in labels) if thumb not in keys]
 
 
 def test_streaming_plan_matches_the_definition_on_tricky_listings():
@@ -187,12 +188,15 @@ def test_streaming_plan_matches_the_definition_on_tricky_listings():
             assert streamed == sorted(reference_plan(listing, prefix, labels, extensions)), sorted(listing)
 
 
-def test_heic_originals_are_not_warmed_but_own_their_thumbnails():
-    """No HEIC thumbnail can be made; a thumbnail-shaped key whose original is a HEIC is still a thumbnail."""
-    listing = ["a.heic", "a_10x10.jpg", "b.jpg", "c_10x10.jpg"]
+def test_heic_originals_are_warmed_as_jpeg_and_own_their_thumbnails():
+    """No HEIC thumbnail can be made, so a HEIC original's are JPEGs; a thumbnail-shaped key whose original is a
+    HEIC is still a thumbnail."""
+    listing = ["a.heic", "a_10x10.jpg", "b.jpg", "c_10x10.jpg", "d.heic"]
     assert list(plan(iter(listing), "", ["10x10"], ("jpg", "heic"))) == [
+        ("a.heic", []),
         ("b.jpg", ["b_10x10.jpg"]),
         ("c_10x10.jpg", ["c_10x10_10x10.jpg"]),
+        ("d.heic", ["d_10x10.jpg"]),
     ]
 
 

@@ -104,7 +104,13 @@ def upload_samples(endpoint: str, bucket: str, pictures: tuple[Sample, ...]) -> 
     client = botocore.session.get_session().create_client("s3", region_name="us-east-1", endpoint_url=endpoint)
     client.create_bucket(Bucket=bucket)
     for sample in pictures:
-        client.put_object(Bucket=bucket, Key=sample.key, Body=sample.body, ContentType=sample.content_type)
+        client.put_object(
+            Bucket=bucket,
+            Key=sample.key,
+            Body=sample.body,
+            ContentType=sample.content_type,
+            Metadata=dict(sample.metadata),
+        )
 
 
 def tool_commands(endpoint: str, access_log: str) -> list[str]:
@@ -112,7 +118,7 @@ def tool_commands(endpoint: str, access_log: str) -> list[str]:
     env = " ".join(f"{name}={value}" for name, value in CREDENTIALS.items())
     s3 = f"--bucket={BUCKET} --s3-endpoint={endpoint}"
     return [
-        f"{env} s3-resize-proxy warm {s3} --sizes=200x200 --animation=keep",
+        f"{env} s3-resize-proxy warm {s3} --sizes=200x200 --animation=keep --auto-format=avif,webp",
         f"{env} s3-resize-proxy purge earth.jpg {s3} --dry-run",
         f"s3-resize-proxy analyze-logs {shlex.quote(access_log)}",
     ]
@@ -141,7 +147,13 @@ def run_demo(port: int = 8080, address: str = "127.0.0.1", verbose: bool = False
         with open(log_path, "w", encoding="utf-8"):  # a fresh log for each run
             pass
         config = Config.defaults(
-            bucket=BUCKET, s3_endpoint=endpoint, address=address, port=listeners.port, access_log="", animation="keep"
+            bucket=BUCKET,
+            s3_endpoint=endpoint,
+            address=address,
+            port=listeners.port,
+            access_log="",
+            animation="keep",
+            auto_format=("avif", "webp"),  # a browser gets AVIF for .jpg keys: the page shows what was sent
         )
         commands = tool_commands(endpoint, log_path)
         server = ProxyServer(config, extra_routes=page_routes(document(pictures, config, commands)))

@@ -25,6 +25,7 @@ MODE_NOTES = {
     "fit": "inside W×H, aspect kept: one side may be shorter",
     "pad": "exactly W×H: fitted and centred on transparency (white for JPEG)",
     "stretch": "exactly W×H, aspect ratio ignored",
+    "smart": "exactly W×H like fill, the cut placed where the content is (or at the focus metadata)",
 }
 
 FILES = {"/": "index.html", "/demo.css": "demo.css", "/demo.js": "demo.js"}
@@ -97,6 +98,8 @@ def tile(sample: Sample, key: str, label: str, default_mode: str) -> dict[str, A
 
 def sample_entry(sample: Sample, default_mode: str, formats: list[str]) -> dict[str, Any]:
     stem, ext = sample.key.rsplit(".", 1)
+    if ext not in OUTPUT_FORMATS:  # a HEIC original: its thumbnails are JPEGs, and so is its preview
+        ext = "jpg"
     box = sample.box
     modes = [
         tile(
@@ -119,6 +122,7 @@ def sample_entry(sample: Sample, default_mode: str, formats: list[str]) -> dict[
         "stored": list(sample.stored_size),
         "orientation": sample.orientation,
         "about": sample.about,
+        "preview": None if sample.key.endswith(f".{ext}") else thumbnail_key(stem, (width, 0), ext),
         "groups": [
             {"name": "Modes", "note": f"{box[0]}x{box[1]}, each mode", "tiles": modes},
             {"name": "Formats", "note": f"{box[0]}x{box[1]} ({default_mode}), each output format", "tiles": by_format},

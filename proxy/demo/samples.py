@@ -1,7 +1,8 @@
 """Sample pictures for the demo, drawn with Pillow at start-up (no files shipped, no licence to state).
 
 Each one shows a feature: crops that differ by mode (wide, tall, square), EXIF orientation, CMYK, animation,
-transparency, 16 bits per channel. Labels such as "TOP" make orientation and crops visible.
+transparency, 16 bits per channel, a focal point in the metadata, a HEIC original. Labels such as "TOP" make
+orientation and crops visible.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import io
 import math
 from array import array
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from proxy.imaging import heif  # noqa: F401  (registers the HEIF opener: stored_size reads HEIC)
 
 Colour = tuple[int, int, int]
 
@@ -26,6 +30,7 @@ class Sample:
     content_type: str
     about: str
     box: tuple[int, int] = (160, 160)  # the thumbnail box that shows this shape's modes best
+    metadata: Mapping[str, str] = field(default_factory=dict)  # S3 user metadata (``focus``)
 
     @property
     def stored_size(self) -> tuple[int, int]:
@@ -58,6 +63,14 @@ def samples() -> tuple[Sample, ...]:
             "fit and pad keep the whole picture, stretch squeezes it.",
         ),
         Sample(
+            "photos/sunset-focus.jpg",
+            sunset(),
+            "image/jpeg",
+            "The same landscape uploaded with the S3 metadata focus=0.86,0.55 (the lighthouse): fill and smart "
+            "crops keep that point, as centred as the picture allows.",
+            metadata={"focus": "0.86,0.55"},
+        ),
+        Sample(
             "portrait.jpg",
             portrait(),
             "image/jpeg",
@@ -76,6 +89,13 @@ def samples() -> tuple[Sample, ...]:
             "image/jpeg",
             "Stored sideways (800x1200) with EXIF Orientation 6, as a phone writes it: every thumbnail comes out "
             "upright, TOP at the top, and carries no EXIF.",
+        ),
+        Sample(
+            "phone.heic",
+            phone(),
+            "image/heic",
+            "An iPhone-style HEIC original: browsers cannot show it, so the page shows a JPEG of it; every "
+            "thumbnail is made from it (phone_160x160.jpg finds phone.heic after the other extensions).",
         ),
         Sample(
             "print.jpg",
@@ -193,6 +213,17 @@ def camera(width: int = 1200, height: int = 800) -> bytes:
     exif[0x0112] = 6
     out = io.BytesIO()
     stored.save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def phone() -> bytes:
+    """The camera picture, upright, as a HEIC file (pillow-heif's encoder)."""
+    from pillow_heif import from_pillow
+
+    with Image.open(io.BytesIO(camera())) as stored:
+        upright = ImageOps.exif_transpose(stored)
+    out = io.BytesIO()
+    from_pillow(upright).save(out, quality=80)
     return out.getvalue()
 
 

@@ -169,11 +169,12 @@ def plan(
         variant = variant_of(key)
         own_ext = ext if variant is None else variant[0].ext  # a variant stands with its thumbnail's original
         for other, entry in open_stems.items():  # a thumbnail of an original listed before it?
-            if key.startswith(other + "_") and f"{other}.{own_ext}" in entry.originals:
+            if key.startswith(other + "_") and any(
+                thumbnail_ext(original) == own_ext for original in entry.originals if original.startswith(other + ".")
+            ):
                 entry.thumbnails.add(key)
         open_stems.setdefault(stem, _Stem()).listed.add(key)
-        # A HEIC original has no thumbnails of its own format (``photo_200x200.heic`` is a 400): not warmed.
-        if ext.lower() not in extensions or ext.lower() not in OUTPUT_FORMATS or "/" in ext or variant is not None:
+        if ext.lower() not in extensions or "/" in ext or variant is not None:
             continue
         if not _has_listed_original(key, open_stems, extensions):
             open_stems[stem].originals.append(key)
@@ -206,15 +207,22 @@ def thumbnail_keys(original: str, labels: Iterable[str], formats: tuple[str, ...
     for label in labels:
         key = thumbnail_key(original, label)
         keys.append(key)
-        if formats and original.rpartition(".")[2].lower() in NEGOTIABLE_EXTENSIONS:
+        if formats and thumbnail_ext(original).lower() in NEGOTIABLE_EXTENSIONS:
             keys += [variant_key(key, fmt) for fmt in formats]
     return keys
 
 
 def thumbnail_key(original: str, label: str) -> str:
-    """The thumbnail of ``original`` in its own format: ``photos/a.jpg``, ``200x200`` -> ``photos/a_200x200.jpg``."""
-    stem, _, ext = original.rpartition(".")
-    return f"{stem}_{label}.{ext}"
+    """The thumbnail of ``original`` in its own format: ``photos/a.jpg``, ``200x200`` -> ``photos/a_200x200.jpg``
+    (a HEIC original, which is no output format, in JPEG: ``IMG_1.heic`` -> ``IMG_1_200x200.jpg``)."""
+    stem, _, _ = original.rpartition(".")
+    return f"{stem}_{label}.{thumbnail_ext(original)}"
+
+
+def thumbnail_ext(original: str) -> str:
+    """The extension warm gives the thumbnails of ``original``: its own, or ``jpg`` where it is not an output."""
+    ext = original.rpartition(".")[2]
+    return ext if ext.lower() in OUTPUT_FORMATS else "jpg"
 
 
 class ThumbnailMaker:

@@ -224,9 +224,12 @@ function renderTile(sample, tile) {
     const ok = await loaded(img);
     const size = ok ? `${img.naturalWidth}×${img.naturalHeight}` : "not decodable here";
     const matches = ok && img.naturalWidth === tile.width && img.naturalHeight === tile.height;
+    const sent = (answer.response.headers.get("Content-Type") || "").replace("image/", "");
+    const negotiated = sent && `image/${sent}` !== tile.content_type;  // --auto-format answered in another format
     facts.replaceChildren(
       ...[
         `${bytes(answer.blob.size)} · ${size} `,
+        negotiated ? el("span", { class: "badge", text: `sent as ${sent.toUpperCase()} `, title: "Vary: Accept" }) : null,
         cacheBadge(answer.response.headers.get("X-Cache")),
         matches ? null : el("span", { class: "warn", text: ` expected ${tile.width}×${tile.height}` }),
       ].filter(Boolean),
@@ -243,7 +246,7 @@ function renderSample(sample) {
     el("h2", {}, el("a", { href: path(sample.key), text: sample.key })),
     el("a", { class: "frame checker", href: path(sample.key) },
       el("img", {
-        alt: sample.key, src: path(sample.key), "data-key": sample.key,
+        alt: sample.key, src: path(sample.preview || sample.key), "data-key": sample.preview || sample.key,
         "data-width": sample.width, "data-height": sample.height,
       })),
     el("p", { class: "meta", text: `original · ${sample.width}×${sample.height} · ${kind} · ${kilobytes(sample.bytes)}` }),
