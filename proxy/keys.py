@@ -67,6 +67,7 @@ class ThumbnailSpec:
     mode: Mode | None  # None: the configured default mode
     dpr: int
     ext: str  # as written in the key (case kept, for the original's name)
+    looks_like: str | None = None  # a negotiated variant: the format whose look it keeps (JPEG: no alpha, still)
 
     @property
     def format(self) -> str:
@@ -110,7 +111,9 @@ class ThumbnailSpec:
 
         Its ``source_keys`` are not the thumbnail's: look originals up with the thumbnail's own spec.
         """
-        return ThumbnailSpec(variant_key(self.key, fmt), self.stem, self.width, self.height, self.mode, self.dpr, fmt)
+        return ThumbnailSpec(
+            variant_key(self.key, fmt), self.stem, self.width, self.height, self.mode, self.dpr, fmt, self.format
+        )
 
     def source_keys(self, source_extensions: tuple[str, ...]) -> list[str]:
         """Candidate originals, in lookup order: ``<stem>.<ext>`` as written, then the configured extensions."""

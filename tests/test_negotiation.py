@@ -178,3 +178,11 @@ def test_off_by_default_no_vary_and_other_keys_are_not_negotiated(start_proxy, a
         assert other.headers["Content-Type"] != "image/avif"
     missing = http.get(f"{auto.url}/nothing_50x50.jpg", headers={"Accept": CHROME})
     assert missing.status_code == 404 and missing.headers["Vary"] == "Accept"
+
+
+def test_a_variant_looks_like_the_format_its_key_names(auto, s3, bucket, http):
+    put(s3, bucket, "logo.png", solid(200, 100, (10, 200, 10, 128), fmt="PNG", mode="RGBA"), "image/png")
+    jpeg_like = opened(http.get(f"{auto.url}/logo_100x100_pad.jpg", headers={"Accept": CHROME}).content)
+    assert jpeg_like.format == "AVIF" and jpeg_like.convert("RGBA").getpixel((50, 5))[3] == 255  # white, no alpha
+    png_like = opened(http.get(f"{auto.url}/logo_100x100_pad.png", headers={"Accept": CHROME}).content)
+    assert png_like.convert("RGBA").getpixel((50, 5))[3] == 0  # transparent, as PNG (whichever was smaller)

@@ -173,7 +173,11 @@ def render_many(
         plans = [geometry(upright, spec, mode, focus) for spec, mode in zip(specs, modes, strict=True)]  # 2
         smart = [i for i, mode in enumerate(modes) if mode == "smart" and focus is None]
         _draft(image, plans, upright, orientation)  # 3
-        animate = [options.animation == "keep" and spec.format in ANIMATED_OUTPUTS for spec in specs]
+        # A negotiated variant looks like the format its key names: a JPEG's or PNG's is never animated.
+        animate = [
+            options.animation == "keep" and spec.format in ANIMATED_OUTPUTS and spec.looks_like is None
+            for spec in specs
+        ]
         source = Decoded([], 0, image.format, image.info.get("icc_profile") or None)
         outputs: list[list[Image.Image]] = [[] for _ in specs]
         for index in range(heif.frames(image) if any(animate) else 1):
@@ -481,7 +485,7 @@ def _encode(frames: list[Image.Image], source: Decoded, spec: ThumbnailSpec, opt
     elif fmt == "GIF" and any(colour.has_alpha(frame) for frame in frames):
         frames = [_gif_palette(frame) for frame in frames]
         params = {"transparency": _GIF_CLEAR}
-    frames = [_for_format(frame, fmt) for frame in frames]
+    frames = [_for_format(frame, fmt, spec.looks_like) for frame in frames]
     if len(frames) > 1:
         params.update(save_all=True, append_images=frames[1:], duration=source.durations, loop=source.loop)
         if fmt == "GIF":
@@ -491,10 +495,11 @@ def _encode(frames: list[Image.Image], source: Decoded, spec: ThumbnailSpec, opt
     return Rendered(out.getvalue(), spec.content_type, frames[0].width, frames[0].height)
 
 
-def _for_format(image: Image.Image, fmt: str) -> Image.Image:
-    """The mode the encoder takes, alpha flattened onto white where the format has none; info emptied so
-    encoders that copy metadata from ``image.info`` (ICC, EXIF, XMP, comments) find nothing."""
-    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+def _for_format(image: Image.Image, fmt: str, looks_like: str | None = None) -> Image.Image:
+    """The mode the encoder takes, alpha flattened onto white where the format (or the one a variant must look
+    like) has none; info emptied so encoders that copy metadata from ``image.info`` (ICC, EXIF, XMP, comments)
+    find nothing."""
+    if "JPEG" in (fmt, looks_like) and image.mode not in ("RGB", "L"):
         image = _flatten(image)
     elif fmt in ("WEBP", "AVIF") and image.mode in ("L", "LA"):
         image = image.convert("RGBA" if image.mode == "LA" else "RGB")

@@ -59,9 +59,12 @@ function cacheBadge(value) {
 
 // GET a key, as the page's own request (no browser cache, so X-Cache is the proxy's answer of now). A 503
 // means the render queue is full: wait as Retry-After says and ask again, a few times.
+const IMAGE_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
+
 async function fetchKey(key) {
   for (let attempt = 0; ; attempt++) {
-    const response = await fetch(path(key), { cache: "no-store" });
+    // The Accept an <img> sends (fetch() would send */*), so that --auto-format answers as it would the page.
+    const response = await fetch(path(key), { cache: "no-store", headers: { Accept: IMAGE_ACCEPT } });
     if (response.status === 503 && attempt < 5) {
       await sleep(1000 * (Number(response.headers.get("Retry-After")) || 1));
       continue;
@@ -229,7 +232,7 @@ function renderTile(sample, tile) {
     facts.replaceChildren(
       ...[
         `${bytes(answer.blob.size)} · ${size} `,
-        negotiated ? el("span", { class: "badge", text: `sent as ${sent.toUpperCase()} `, title: "Vary: Accept" }) : null,
+        negotiated ? el("span", { class: "cache cache-sent", text: `sent as ${sent.toUpperCase()}`, title: "--auto-format, Vary: Accept" }) : null,
         cacheBadge(answer.response.headers.get("X-Cache")),
         matches ? null : el("span", { class: "warn", text: ` expected ${tile.width}×${tile.height}` }),
       ].filter(Boolean),
