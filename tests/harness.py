@@ -223,3 +223,28 @@ def metric_samples(text: str) -> Samples:
 def metric(samples: Samples, name: str, **labels: str) -> float:
     """One sample's value; 0 when it was never set (a counter not yet incremented)."""
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+# Sets SIGINT to the disposition named in argv[1] (and unblocks it for SIG_DFL), then execs argv[2:]: the
+# disposition and the mask survive exec, the pid is the same, so signals sent to the process reach the command.
+_LAUNCHER = """\
+import os, signal, sys
+disposition = signal.Handlers[sys.argv[1]]
+signal.signal(signal.SIGINT, disposition)
+if disposition is signal.SIG_DFL:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def with_sigint(disposition: signal.Handlers, command: list[str]) -> list[str]:
+    """``command`` (an absolute executable first) started with SIGINT at ``disposition``: SIG_DFL (and
+    unblocked) as a shell in a terminal starts a command, or SIG_IGN as a shell without job control starts one
+    in the background (``python -m pytest > log &`` in a script).
+
+    A child inherits ignored signals and the signal mask across exec, and Python turns SIGINT into
+    KeyboardInterrupt (asyncio.run: into cancelling its main task) only if it starts with SIGINT at its
+    default. A test that presses Ctrl-C on a child must start it with SIG_DFL: else the child inherits whatever
+    pytest was started with, and a pytest started in the background makes the child drop the signal.
+    """
+    return [sys.executable, "-c", _LAUNCHER, disposition.name, *command]

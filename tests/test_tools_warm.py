@@ -16,7 +16,7 @@ from proxy.config import load
 from proxy.errors import BadRequest
 from proxy.keys import OUTPUT_FORMATS, parse_thumbnail
 from proxy.tools.warm import plan, warm
-from tests.harness import ROOT, stored_keys
+from tests.harness import ROOT, stored_keys, with_sigint
 from tests.images import opened, quadrants, solid
 
 
@@ -115,8 +115,10 @@ def test_interrupted_warm_resumes_to_completion(s3, bucket, spy):
         s3.put_object(Bucket=bucket, Key=f"o/{i:03}.jpg", Body=body, ContentType="image/jpeg")
     command = [sys.executable, "-m", "proxy", "warm", "--sizes=8x8,12x0,4x4", "--concurrency=2", f"--bucket={bucket}"]
     release = spy.stall("GET", "/o/008.jpg")  # one worker hangs on this original; the other finishes the rest
+    # Ctrl-C at a terminal: warm starts with SIGINT at its default. Its parent here ignores SIGINT, as a pytest
+    # started in the background by a script does: with that pytest's SIGINT warm would drop the signal.
     first = subprocess.Popen(
-        [*command, f"--s3-endpoint={spy.url}"],
+        with_sigint(signal.SIG_IGN, with_sigint(signal.SIG_DFL, [*command, f"--s3-endpoint={spy.url}"])),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -140,6 +142,19 @@ def test_interrupted_warm_resumes_to_completion(s3, bucket, spy):
     assert second.returncode == 0, second.stdout + second.stderr
     assert "12 originals: 1 warmed, 11 already complete, 0 failed; thumbnails: 3 stored" in second.stdout
     assert len(stored_keys(s3, bucket)) == 4 * count
+
+
+def test_a_child_to_interrupt_gets_sigint_at_its_default_whatever_its_parent_had():
+    """Python leaves SIGINT ignored when it starts with SIGINT ignored, as every child of a pytest started in the
+    background by a script does (``python -m pytest > log &``): warm then drops the test's Ctrl-C and runs on
+    until its stalled GET fails, exit 1 instead of 130. ``with_sigint(SIG_DFL, ...)`` gives it a terminal's."""
+    probe = [sys.executable, "-c", "import signal as s; print(s.getsignal(s.SIGINT) is s.default_int_handler)"]
+
+    def default_int_handler(command):
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+    assert default_int_handler(with_sigint(signal.SIG_IGN, probe)) == "False"
+    assert default_int_handler(with_sigint(signal.SIG_IGN, with_sigint(signal.SIG_DFL, probe))) == "True"
 
 
 def reference_plan(keys, prefix, labels, extensions):
