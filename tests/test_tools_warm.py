@@ -115,10 +115,13 @@ def test_interrupted_warm_resumes_to_completion(s3, bucket, spy):
         s3.put_object(Bucket=bucket, Key=f"o/{i:03}.jpg", Body=body, ContentType="image/jpeg")
     command = [sys.executable, "-m", "proxy", "warm", "--sizes=8x8,12x0,4x4", "--concurrency=2", f"--bucket={bucket}"]
     release = spy.stall("GET", "/o/008.jpg")  # one worker hangs on this original; the other finishes the rest
+    # ... until the test releases it: a read timeout beyond the test's own waits (the default, 2 x 10 s, would
+    # fail the GET, and make the run end with exit 1, if the rest took longer than that on a busy machine).
+    hang = "--s3-read-timeout=120"
     # Ctrl-C at a terminal: warm starts with SIGINT at its default. Its parent here ignores SIGINT, as a pytest
     # started in the background by a script does: with that pytest's SIGINT warm would drop the signal.
     first = subprocess.Popen(
-        with_sigint(signal.SIG_IGN, with_sigint(signal.SIG_DFL, [*command, f"--s3-endpoint={spy.url}"])),
+        with_sigint(signal.SIG_IGN, with_sigint(signal.SIG_DFL, [*command, f"--s3-endpoint={spy.url}", hang])),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
