@@ -23,7 +23,7 @@ from PIL import Image, ImageChops, ImageFilter
 
 Box = tuple[float, float, float, float]
 
-SALIENCY_SIDE = 256  # the saliency copy's longest side, at most
+SALIENCY_SIDE = 128  # the saliency copy's longest side, at most
 TIE = 0.05  # the centred window is kept unless another holds over 5% more
 PLATEAU = 0.01  # windows within 1% of the best are as good as the best
 SATURATED = 64  # max - min of R, G, B at or above this is saturated colour
