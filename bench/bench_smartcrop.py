@@ -22,8 +22,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import photos
+from proxy.imaging.render import RenderOptions, render
 from proxy.keys import parse_thumbnail
-from proxy.render import RenderOptions, render
 
 SIZES = ("200x200", "300x100", "100x300")
 
