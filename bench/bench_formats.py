@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import photos
 from bench.ssim import ssim
-from proxy import colour
+from proxy.imaging import colour
 from proxy.imaging.render import RenderOptions, render_many
 from proxy.keys import parse_thumbnail
 
@@ -183,17 +183,6 @@ def report(results: dict[Variant, Result], names: list[str]) -> None:
             )
 
 
-def chosen_photos(names: list[Path], which: str) -> list[Path]:
-    if names:
-        return names
-    found: list[Path] = []
-    if which in ("camera", "all"):
-        found += photos.camera()
-    if which in ("wallpapers", "all"):
-        found += [path for paths in photos.wallpapers().values() for path in paths]
-    return found
-
-
 def loadavg() -> str:
     path = Path("/proc/loadavg")
     return path.read_text().strip() if path.exists() else "unknown"
@@ -211,7 +200,7 @@ def main() -> None:
     print(f"Python {platform.python_version()}, Pillow {Image.__version__}")
     print(f"loadavg before: {loadavg()}  (a shared machine: times are indicative, bytes and SSIM are exact)")
     started = time.perf_counter()
-    paths = chosen_photos(args.photos, args.set)
+    paths = photos.chosen(args.photos, args.set)
     results = {variant: Result() for variant in variants()}
     for path in paths:
         for _size, pixels, reference in cases(path.read_bytes()):

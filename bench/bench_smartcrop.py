@@ -43,17 +43,6 @@ def cpu_of(data: bytes, key: str, rounds: int) -> tuple[float, float]:
     return statistics.median(times["fill"]), statistics.median(times["smart"])
 
 
-def chosen(names: list[Path], which: str) -> list[Path]:
-    if names:
-        return names
-    found: list[Path] = []
-    if which in ("camera", "all"):
-        found += photos.camera()
-    if which in ("wallpapers", "all"):
-        found += [path for paths in photos.wallpapers().values() for path in paths]
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", nargs="*", type=Path, help="JPEG photos (default: the --set)")
@@ -65,7 +54,7 @@ def main() -> None:
     print("| photo | size | fill | smart | smart / fill |\n|---|---|---|---|---|")
     ratios: list[float] = []
     totals = [0.0, 0.0]
-    for path in chosen(args.photos, args.set):
+    for path in photos.chosen(args.photos, args.set):
         data = path.read_bytes()
         with Image.open(path) as image:
             pixels = f"{image.width}x{image.height}"

@@ -81,3 +81,15 @@ def _name(path: Path, unpacked: Path) -> str:
     if parts[:3] == ("usr", "share", "wallpapers"):
         return parts[3].lower()
     return path.stem.lower().replace(" ", "_")
+
+
+def chosen(names: list[Path], which: str) -> list[Path]:
+    """The photos named on the command line, else the set ``which`` (camera, wallpapers or all)."""
+    if names:
+        return names
+    found: list[Path] = []
+    if which in ("camera", "all"):
+        found += camera()
+    if which in ("wallpapers", "all"):
+        found += [path for paths in wallpapers().values() for path in paths]
+    return found
