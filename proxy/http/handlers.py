@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from tornado import httputil
 from tornado.iostream import StreamClosedError
@@ -14,19 +13,11 @@ from proxy.errors import BadRequest, ProxyError
 from proxy.http.accept import negotiate
 from proxy.http.activecontent import ACTIVE_CONTENT_CSP, is_active
 from proxy.http.conditional import not_modified
+from proxy.http.paths import path_key
 from proxy.service.image_service import ImageService, Reply
 from proxy.service.ranges import parse_range
 
 log = logging.getLogger(__name__)
-
-
-def path_key(path: str) -> str:
-    """The key of ``/<key>``, decoded from the raw path: Tornado reads the request line as latin-1, so a raw
-    (not %-encoded) UTF-8 byte would otherwise become one character each ('é' -> 'Ã©', 0xff a valid 'ÿ')."""
-    try:
-        return unquote_to_bytes(path.encode("latin-1")[1:]).decode("utf-8")
-    except UnicodeError:
-        raise BadRequest("key is not valid UTF-8") from None
 
 
 class BaseHandler(RequestHandler):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import sys
-import uuid
-from datetime import UTC, datetime, timedelta
-from typing import IO
+import time
+from datetime import UTC, datetime
+from typing import IO, Any
 
 from tornado.web import RequestHandler
 
@@ -33,7 +34,8 @@ def request_id(incoming: str | None) -> str:
     """The load balancer's id if it is sane (ALB's X-Amzn-Trace-Id goes elsewhere), else a new one."""
     if incoming and _SANE_REQUEST_ID.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex[:16]
+    # 64 random bits: unique enough to find one request, not a secret (random reseeds itself in forked workers)
+    return f"{random.getrandbits(64):016x}"
 
 
 class AccessLog:
@@ -63,6 +65,10 @@ class AccessLog:
         self._out = fresh
         log.info("access log %s reopened", self._path)
 
+    @property
+    def enabled(self) -> bool:
+        return self._out is not None
+
     def write(self, entry: AccessEntry) -> None:
         if self._out is not None:
             try:
@@ -87,6 +93,8 @@ class RequestHooks:
         self.access_log = AccessLog(config.access_log, config.access_log_format)
         self.in_flight = 0
         self.draining = False
+        self._counters: dict[tuple[int, str], Any] = {}  # (status, cache) -> counter child
+        self._timers: dict[str, Any] = {}  # cache -> histogram child
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -120,32 +128,70 @@ class RequestHooks:
 
     def log(self, handler: RequestHandler) -> None:
         """Access log and metrics for a finished request (admin endpoints are neither)."""
-        self.refresh_gauges()
         if getattr(handler, "admin", False):
             return
-        status = handler.get_status()
         reply = getattr(handler, "reply", None)
-        cache = reply.origin.value if reply is not None else "error"
-        total = handler.request.request_time()
-        render = reply.timings.get("render") if reply is not None else None
-        self.metrics.requests.labels(str(status), cache).inc()
-        self.metrics.request_seconds.labels(cache).observe(total)
         request = handler.request
-        self.access_log.write(
-            AccessEntry(
-                time=datetime.now(UTC) - timedelta(seconds=total),
-                client=request.remote_ip or "",
-                method=request.method or "",
-                key=_key(handler),
-                status=status,
-                bytes=0 if request.method == "HEAD" else _sent_bytes(handler),
-                cache=cache,
-                render_ms=None if render is None else render * 1000,
-                total_ms=total * 1000,
-                request_id=getattr(handler, "request_id", ""),
-                sent_format=_sent_format(reply),
-            )
+        render = reply.timings.get("render") if reply is not None else None
+        seconds = request.request_time()
+        self.record(
+            started=time.time() - seconds,
+            seconds=seconds,
+            client=request.remote_ip or "",
+            method=request.method or "",
+            key=_key(handler),
+            status=handler.get_status(),
+            sent=0 if request.method == "HEAD" else _sent_bytes(handler),
+            cache=reply.origin.value if reply is not None else "error",
+            render=render,
+            request_id=getattr(handler, "request_id", ""),
+            sent_format=_sent_format(reply),
         )
+
+    def record(
+        self,
+        *,
+        started: float,
+        seconds: float,
+        client: str,
+        method: str,
+        key: str,
+        status: int,
+        sent: int,
+        cache: str,
+        render: float | None,
+        request_id: str,
+        sent_format: str = "",
+    ) -> None:
+        """One answered object request into the metrics and the access log (handlers and the hit path alike)."""
+        self._counted(status, cache).inc()
+        timer = self._timers.get(cache)
+        if timer is None:
+            timer = self._timers[cache] = self.metrics.request_seconds.labels(cache)
+        timer.observe(seconds)
+        if self.access_log.enabled:
+            self.access_log.write(
+                AccessEntry(
+                    time=datetime.fromtimestamp(started, UTC),
+                    client=client,
+                    method=method,
+                    key=key,
+                    status=status,
+                    bytes=sent,
+                    cache=cache,
+                    render_ms=None if render is None else render * 1000,
+                    total_ms=seconds * 1000,
+                    request_id=request_id,
+                    sent_format=sent_format,
+                )
+            )
+
+    def _counted(self, status: int, cache: str) -> Any:
+        """The requests counter's child for (status, cache), looked up once (labels() costs microseconds)."""
+        child = self._counters.get((status, cache))
+        if child is None:
+            child = self._counters[(status, cache)] = self.metrics.requests.labels(str(status), cache)
+        return child
 
     def refresh_gauges(self) -> None:
         renders = self.service.renders

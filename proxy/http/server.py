@@ -23,6 +23,7 @@ from proxy.config import Config
 from proxy.errors import ProxyError
 from proxy.http.admin import READY_TIMEOUT, admin_routes
 from proxy.http.handlers import HealthHandler, ObjectHandler, ResizePhpHandler
+from proxy.http.hitpath import HitPath
 from proxy.http.hooks import RequestHooks, store_hooks
 from proxy.observe.metrics import Metrics
 from proxy.service.image_service import ImageService
@@ -33,21 +34,29 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 
+def routes(
+    service: ImageService,
+    admin: list[tuple[str, Any, Any]] | None = None,
+    extra_routes: list[tuple[str, Any, Any]] | None = None,
+) -> list[tuple[str, Any, Any]]:
+    """The proxy's routes; ``admin`` (healthz, readyz, metrics) first unless they have their own listener, then
+    ``extra_routes`` (the demo's page), before the catch-all object route (always the last)."""
+    return [
+        *(admin or [(r"/healthz", HealthHandler, {})]),
+        *(extra_routes or []),
+        (r"/resize\.php", ResizePhpHandler, {"service": service}),
+        (r"/(.*)", ObjectHandler, {"service": service}),
+    ]
+
+
 def make_app(
     service: ImageService,
     hooks: RequestHooks | None = None,
     admin: list[tuple[str, Any, Any]] | None = None,
     extra_routes: list[tuple[str, Any, Any]] | None = None,
 ) -> tornado.web.Application:
-    """The proxy's routes; ``admin`` (healthz, readyz, metrics) first unless they have their own listener, then
-    ``extra_routes`` (the demo's page), before the catch-all object route."""
     return tornado.web.Application(
-        [
-            *(admin or [(r"/healthz", HealthHandler)]),
-            *(extra_routes or []),
-            (r"/resize\.php", ResizePhpHandler, {"service": service}),
-            (r"/(.*)", ObjectHandler, {"service": service}),
-        ],
+        routes(service, admin, extra_routes),
         compress_response=False,
         hooks=hooks,
         log_function=hooks.log if hooks else None,
@@ -119,11 +128,12 @@ class ProxyServer:
         self.hooks = RequestHooks(config, self.metrics, self.service)
         self.service.renders.observe = self.hooks.observe_render
         admin = admin_routes(self.service, self.metrics, self.hooks)
-        self._http = HTTPServer(
-            make_app(self.service, self.hooks, None if config.admin_port else admin, extra_routes),
-            xheaders=True,
-            max_body_size=MAX_BODY,
-        )
+        main_admin = None if config.admin_port else admin
+        app = make_app(self.service, self.hooks, main_admin, extra_routes)
+        # Memory hits are answered below tornado.web (http/hitpath.py); every other path is the app's.
+        routed = [pattern for pattern, *_ in routes(self.service, main_admin, extra_routes)[:-1]]
+        self.hit_path = HitPath(app, self.service, self.hooks, routed)
+        self._http = HTTPServer(self.hit_path, xheaders=True, max_body_size=MAX_BODY)
         self._admin_http: HTTPServer | None = None
         if config.admin_port:
             app = tornado.web.Application(admin, hooks=self.hooks, log_function=self.hooks.log)

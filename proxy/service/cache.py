@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cachetools import LRUCache, TTLCache
@@ -29,6 +29,9 @@ class CachedObject:
     fetched_at: float  # the service's clock when S3 last confirmed it
     generated: bool = False  # a thumbnail we made (rendered here, or stored with our metadata)
     variant: bool = False  # a negotiated variant in another format than its key's thumbnail asks for
+    # What callers derive once per entry rather than on every hit (the HTTP layer's response headers). Not an
+    # init field: a ``replace()``d copy (a revalidation) starts empty.
+    prepared: dict[str, object] = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 class MemoryCache:

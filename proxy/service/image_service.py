@@ -119,6 +119,23 @@ class ImageService:
             found.stream.close()
         return made
 
+    def memory_hit(self, key: str) -> CachedObject | None:
+        """The entry ``get(key)`` would answer as it is from memory (no signature, range or negotiation asked),
+        if it is there and fresh; else None (``get`` then decides). The HTTP layer's fast path for hits."""
+        if self.config.signing_key and self.config.sign_originals:
+            return None
+        try:
+            check_key(key)
+        except BadRequest:
+            return None
+        if self.negotiates(key):
+            return None
+        recent = self.writes.recent(key)
+        if recent is not None:
+            return recent
+        cached = self.memory.get(key)
+        return cached if cached is not None and self.memory.is_fresh(cached) else None
+
     def negotiates(self, key: str) -> bool:
         """Whether answers for ``key`` depend on the client's ``Accept`` (they then carry ``Vary: Accept``)."""
         if not self.config.auto_format:
