@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import os
 import re
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -104,6 +106,46 @@ def test_processes_share_the_port_and_stop_together(daemon, s3, bucket, http):
     for pid in workers[1:]:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def connections_by_pid(pids: list[int], port: int) -> dict[int, int]:
+    """Established TCP connections to ``port`` held by each of ``pids`` (from /proc/net/tcp and their fds)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+            inodes.add(fields[9])
+    counts = {}
+    for pid in pids:
+        held = {os.readlink(fd).removeprefix("socket:[").rstrip("]") for fd in Path(f"/proc/{pid}/fd").iterdir()}
+        counts[pid] = len(held & inodes)
+    return counts
+
+
+def test_workers_listen_on_sockets_of_their_own_and_share_connections(daemon):
+    proxy = daemon("--processes=2")
+    assert proxy.notified().startswith("READY=1")
+    workers = [int(m) for m in re.findall(r"worker \d \(pid (\d+)\) started", "".join(proxy.log))]
+    port = int(proxy.url.rsplit(":", 1)[1])
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(16)]
+    try:
+        for conn in connections:  # 16 keep-alive connections opened at once, as wrk -c16 does
+            conn.connect()
+        for conn in connections:
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().read() == b"ok\n"
+        counts = connections_by_pid(workers, port)
+    finally:
+        for conn in connections:
+            conn.close()
+    # One shared socket lets the first worker awake accept all 16; the kernel's SO_REUSEPORT hash spreads
+    # them (each worker holding none has odds of 2 in 65,536).
+    assert sum(counts.values()) == 16 and min(counts.values()) >= 1, counts
+    # The port stays held while workers come and go: the parent keeps a bound (not listening) reservation.
+    os.kill(workers[0], signal.SIGKILL)
+    assert proxy.wait_log(rf"worker 0 \(pid (?!{workers[0]}\))\d+\) started")
+    assert get(f"{proxy.url}/healthz").status_code == 200
+    assert proxy.stop() == 0
 
 
 def test_sighup_reopens_the_access_log_in_every_worker(daemon, tmp_path):

@@ -158,11 +158,17 @@ def test_serve_has_no_page(proxy, http):
             ["serve", "--bucket=demo-images", "--address=127.0.0.1", "--port=0", "--admin-address=127.0.0.1"],
             "--admin-port",
         ),
+        (["serve", "--bucket=demo-images", "--address=127.0.0.1", "--processes=2"], "--port"),
+        # Workers listen with SO_REUSEPORT: another such listener (a second proxy) must not be joined silently.
+        (["serve", "--bucket=demo-images", "--address=127.0.0.1", "--processes=2"], "--port reuseport"),
     ],
 )
 def test_a_busy_port_is_one_line_and_starts_nothing(tmp_path, command, flag):
     log = tmp_path / "access.log"
+    flag, _, holder_reuses = flag.partition(" ")
     with socket.socket() as holder:
+        if holder_reuses:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]

@@ -1,9 +1,10 @@
-"""``--processes=N``: a parent that forks N workers sharing its listening sockets and stops them together.
+"""``--processes=N``: a parent that forks N workers on one address and stops them together.
 
-The parent binds, forks, then only watches: it tells systemd READY=1 once every worker's bucket check passed,
-forwards SIGTERM/SIGINT to the workers and waits for them to drain. A worker that dies on its own is replaced
-(at most MAX_RESPAWNS a minute, beyond that the group stops with status 1 for systemd to restart); once
-stopping, nothing is respawned.
+The parent reserves the address (each worker listens on a socket of its own beside the reservation, with
+SO_REUSEPORT, so that the kernel spreads connections over the workers), forks, then only watches: it tells
+systemd READY=1 once every worker's bucket check passed, forwards SIGTERM/SIGINT to the workers and waits
+for them to drain. A worker that dies on its own is replaced (at most MAX_RESPAWNS a minute, beyond that the
+group stops with status 1 for systemd to restart); once stopping, nothing is respawned.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def _worker(config: Config, listeners: Listeners, slot: int, ready_w: int, inher
         os.environ.pop("NOTIFY_SOCKET", None)  # only the parent speaks to systemd
         parent = os.getppid()
         log.info("worker %d (pid %d) started", slot, os.getpid())
-        asyncio.run(serve(config, listeners, on_ready=lambda: _signal_ready(ready_w), parent=parent))
+        own = listeners.for_worker()
+        asyncio.run(serve(config, own, on_ready=lambda: _signal_ready(ready_w), parent=parent))
         code = 0
     except BaseException:
         log.exception("worker %d failed", slot)

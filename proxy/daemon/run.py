@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def run(config: Config) -> int:
     """``serve``: bind, then run one event loop here or ``--processes`` workers; the exit status."""
     try:
-        listeners = bind(config)
+        listeners = bind(config, per_worker=config.process_count > 1)
     except CannotListen as exc:
         log.error("%s", exc)  # one line: the address, why, and the flag to change
         return 1

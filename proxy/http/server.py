@@ -32,6 +32,7 @@ from proxy.storage.s3 import ObjectStore
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+LISTEN_BACKLOG = 128  # tornado.netutil's default
 
 
 def routes(
@@ -65,10 +66,22 @@ def make_app(
 
 @dataclass
 class Listeners:
-    """Bound listening sockets: the proxy's, and the admin endpoints' when they have their own port."""
+    """Bound sockets: the proxy's, and the admin endpoints' when they have their own port.
+
+    ``per_worker``: ``main`` holds reservations (bound with SO_REUSEPORT, not listening) and each worker
+    process listens on a socket of its own at the same address (``for_worker``), so that the kernel spreads
+    connections over the workers; one shared listening socket lets whichever worker wakes first take them
+    all. The admin sockets are always shared (little traffic)."""
 
     main: list[socket.socket]
     admin: list[socket.socket] = field(default_factory=list)
+    per_worker: bool = False
+
+    def for_worker(self) -> Listeners:
+        """The sockets a worker accepts on: its own listening ones when ``per_worker``, else these."""
+        if not self.per_worker:
+            return self
+        return Listeners([_listen_beside(reserved) for reserved in self.main], self.admin)
 
     @property
     def port(self) -> int:
@@ -83,9 +96,10 @@ class CannotListen(OSError):
     """A listener could not be bound; its text is one line: the address, why, and the flag that changes it."""
 
 
-def bind(config: Config) -> Listeners:
-    """Bind the listeners (before forking workers, so that they all share them); CannotListen if one is taken."""
-    main = _bind(config.address, config.port, "--port")
+def bind(config: Config, per_worker: bool = False) -> Listeners:
+    """Bind the listeners (before forking workers); CannotListen if one is taken. ``per_worker``: reserve the
+    proxy's address for workers that listen on their own sockets (``Listeners``)."""
+    main = _bind(config.address, config.port, "--port", reserve=per_worker)
     admin: list[socket.socket] = []
     if config.admin_port:
         try:
@@ -94,12 +108,17 @@ def bind(config: Config) -> Listeners:
             for sock in main:
                 sock.close()
             raise
-    return Listeners(main, admin)
+    return Listeners(main, admin, per_worker)
 
 
-def _bind(address: str, port: int, port_flag: str) -> list[socket.socket]:
+def _bind(address: str, port: int, port_flag: str, reserve: bool = False) -> list[socket.socket]:
     try:
-        return bind_sockets(port, address or None)
+        if not reserve:
+            return bind_sockets(port, address or None)
+        if port:  # taken by anyone, SO_REUSEPORT users included: a plain bind says so (then let go at once)
+            for sock in bind_sockets(port, address or None):
+                sock.close()
+        return _reserve(address or None, port)
     except OSError as exc:
         where = f"{address or '*'}:{port}"
         if exc.errno == errno.EADDRINUSE:
@@ -108,6 +127,43 @@ def _bind(address: str, port: int, port_flag: str) -> list[socket.socket]:
             error = CannotListen(f"cannot listen on {where}: {exc.strerror or exc}")
         error.errno = exc.errno
         raise error from exc
+
+
+def _reserve(address: str | None, port: int) -> list[socket.socket]:
+    """Sockets bound to ``address:port`` with SO_REUSEPORT but not listening: they hold the port (and pick it,
+    for port 0) without taking connections; workers listen beside them (``_listen_beside``)."""
+    reserved: list[socket.socket] = []
+    bound_port = port
+    try:
+        infos = socket.getaddrinfo(address, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        for family, kind, proto, _, sockaddr in sorted(set(infos), key=lambda info: info[0]):
+            sock = socket.socket(family, kind, proto)
+            reserved.append(sock)
+            _reuse(sock)
+            sock.bind((sockaddr[0], bound_port, *sockaddr[2:]))
+            bound_port = sock.getsockname()[1]
+    except OSError:
+        for sock in reserved:
+            sock.close()
+        raise
+    return reserved
+
+
+def _listen_beside(reserved: socket.socket) -> socket.socket:
+    """A listening socket of this process's own at the address ``reserved`` holds (SO_REUSEPORT)."""
+    sock = socket.socket(reserved.family, reserved.type, reserved.proto)
+    _reuse(sock)
+    sock.setblocking(False)
+    sock.bind(reserved.getsockname())
+    sock.listen(LISTEN_BACKLOG)
+    return sock
+
+
+def _reuse(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if sock.family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
 
 
 class ProxyServer:
