@@ -1,18 +1,23 @@
-"""The benchmark: ``python bench/run.py``. One run, loopback only, bounded request counts, stops by itself.
+"""The benchmark: ``python bench/run.py``. Loopback only, bounded, stops by itself; figures into bench/RESULTS.md.
 
 It fetches the corpus if missing (Debian's plasma-workspace-wallpapers: its photographic 2560x1600 and
-5120x2880 JPEGs), starts moto's S3 server and the proxy (``python -m proxy serve``) as child processes,
-measures the four figures of issue 5 and writes them, with the machine, into bench/RESULTS.md:
+5120x2880 JPEGs), starts moto's S3 server, the proxy (``python -m proxy serve``, default configuration: metrics,
+request ids, the access log written to a file) and the baselines as child processes, and measures:
 
-1. miss throughput (distinct thumbnails, concurrency 4) / the in-process limit (plain botocore GETs of the
-   same originals from the same endpoint + the same ``render()`` called directly, same worker counts);
-2. memory-hit throughput / a bare Tornado handler returning the same bytes (bench/bare.py), both with wrk;
-3. coalescing: 50 identical concurrent misses -> GETs of the original and PUTs seen by S3 (recorded by
-   tests/s3spy.py, a forwarder between the proxy and moto);
-4. peak RSS of a fresh proxy after 32 concurrent distinct misses of 5120x2880 photos.
+1. memory hits, 1 process, against a bare Tornado handler returning the same bytes (bench/bare.py):
+   req/s, CPU per request and p99 under ``wrk -t1 -c16``; the same for 304s answered to If-None-Match;
+2. memory hits with ``--processes=2`` against 1 process, and each worker's share of the requests (from the
+   workers' own request counters);
+3. misses with ``--processes=2`` at concurrency 4 against the in-process limit doing the same work without
+   HTTP (a botocore GET of the original, the proxy's render, a botocore PUT with the same write parameters),
+   as thumbnails per second (until every write-back has landed) and CPU per thumbnail (the proxy's processes);
+4. coalescing: 50 identical concurrent misses -> GETs of the original and PUTs seen by S3;
+5. peak RSS of a fresh proxy after 32 concurrent distinct misses of 5120x2880 photos.
 
-Misses and coalescing use a bounded asyncio client (Tornado's AsyncHTTPClient, max_clients = concurrency);
-hits use wrk (Debian package ``wrk``).
+Every figure alternates contender and baseline ``--rounds`` times (at least 3) and reports the median ratio
+with its min-max. Each measurement records the CPU that other processes took meanwhile (/proc/stat minus the
+processes measured, wrk and this one); a run where others took more than 10% of the machine, or where the bare
+handler fell below 70% of its quiet figure (``--quiet-bare-rps``), is reported as INVALID instead of a ratio.
 """
 
 from __future__ import annotations
@@ -21,123 +26,352 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from operator import attrgetter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import botocore.session  # noqa: E402
 import PIL  # noqa: E402
-from botocore.config import Config as BotoConfig  # noqa: E402
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest  # noqa: E402
 
 from bench.photos import wallpapers  # noqa: E402
+from bench.procs import (  # noqa: E402
+    CORES,
+    Window,
+    child,
+    cpu_model,
+    free_port,
+    machine_busy,
+    moto,
+    proxy,
+    requests_by_worker,
+    rss_kib,
+    s3_client,
+    spread,
+    tree,
+    wrk,
+)
 from proxy.config import Config  # noqa: E402
-from proxy.imaging.render import RenderOptions, render  # noqa: E402
+from proxy.imaging.render import RenderOptions, render_many  # noqa: E402
 from proxy.keys import parse_thumbnail  # noqa: E402
-from tests.harness import free_port  # noqa: E402
+from proxy.stored import thumbnail_write  # noqa: E402
 from tests.s3spy import S3Spy  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
-LOGS = ROOT / "bench" / "out"  # children's logs (git-ignored)
 BUCKET = "bench-images"
 MARK_START, MARK_END = "<!-- results: written by bench/run.py -->", "<!-- /results -->"
-
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-)
+RUN_HEADING = "### Run "
+KEEP_RUNS = 3
+OTHERS_LIMIT = 0.10  # others' CPU share of the machine above which a measurement is not a result
+BARE_FLOOR = 0.70  # the bare handler below this share of its quiet figure: the machine was not quiet
+CONNECTIONS = 16
+HELPERS: list[int] = []  # our own servers that are not measured (moto): their CPU is not "others'"
 
 
-# ---- processes --------------------------------------------------------------------------------------------
+# ---- one measurement ------------------------------------------------------------------------------------------
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)  # start-up poll: nothing to wait on but the port
-    raise SystemExit(f"{process.args} did not listen on {port}")
+@dataclass(frozen=True)
+class Sample:
+    """One wrk run against one server: its rate, CPU per request, p99, others' load, workers' shares."""
+
+    rps: float
+    cpu_us: float  # server CPU per request, microseconds
+    p99_ms: float
+    others: float  # others' CPU share of the machine during it
+    shares: tuple[float, ...] = ()  # each worker's share of the requests (--processes > 1)
+    ok: bool = True  # every answer 2xx/3xx, no socket error
 
 
-@contextmanager
-def child(args: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process listening on ``port``; stopped with SIGTERM (then SIGKILL) on exit."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    name = Path(args[1]).stem if args[1] != "-m" else args[2].replace(".", "-")
-    with (LOGS / f"{name}-{port}.log").open("wb") as log:  # a pipe nobody reads would stall the child
-        process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_listening(port, process)
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def hit_sample(
+    url: str, pids: list[int], seconds: int, headers: dict[str, str] | None = None, metrics_dir: str = ""
+) -> Sample:
+    before = requests_by_worker(metrics_dir) if metrics_dir else {}
+    with Window(pids + HELPERS) as window:
+        result = wrk(url, seconds, CONNECTIONS, headers=headers)
+    window.extra = result.cpu
+    window.settle()
+    shares: tuple[float, ...] = ()
+    if metrics_dir:
+        after = requests_by_worker(metrics_dir)
+        served = [after[pid] - before.get(pid, 0.0) for pid in after]
+        total = sum(served)
+        shares = tuple(sorted(count / total for count in served)) if total else ()
+    return Sample(
+        rps=result.rps,
+        cpu_us=window.total(pids) / result.requests * 1e6 if result.requests else 0.0,
+        p99_ms=result.p99_ms,
+        others=window.others_share,
+        shares=shares,
+        ok=result.statuses_ok,
+    )
 
 
-@contextmanager
-def proxy(endpoint: str, extra: list[str], **options: object) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    args = [sys.executable, "-m", "proxy", "serve", f"--bucket={BUCKET}", f"--s3-endpoint={endpoint}"]
-    args += ["--address=127.0.0.1", f"--port={port}", "--access-log=", "--log-level=warning"]
-    args += [f"--{name.replace('_', '-')}={value}" for name, value in options.items()] + extra
-    with child(args, port) as process:
-        yield f"http://127.0.0.1:{port}", process
+@dataclass(frozen=True)
+class MissSample:
+    thumbnails: int
+    seconds: float
+    cpu: float  # CPU seconds of the contender's processes
+    others: float
+
+    @property
+    def rate(self) -> float:
+        return self.thumbnails / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu / self.thumbnails
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+# ---- a figure: rounds of contender vs baseline -------------------------------------------------------------
 
 
-def _self_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
+@dataclass
+class Figure:
+    """``rounds`` pairs of samples; the ratio of each pair, its median and min-max, and whether it counts."""
+
+    name: str
+    target: str
+    goal: float
+    higher_is_better: bool = True
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # (contender, baseline)
+    others: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    detail: str = ""
+
+    def add(self, contender: float, baseline: float, *others: float) -> None:
+        self.pairs.append((contender, baseline))
+        self.others.extend(others)
+
+    @property
+    def ratios(self) -> list[float]:
+        return [contender / baseline for contender, baseline in self.pairs if baseline]
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems and max(self.others, default=0.0) <= OTHERS_LIMIT
+
+    @property
+    def met(self) -> bool:
+        ratios = self.ratios
+        if not ratios:
+            return False
+        worst = min(ratios) if self.higher_is_better else max(ratios)
+        median_ok = _median(ratios) >= self.goal if self.higher_is_better else _median(ratios) <= self.goal
+        return median_ok and (worst >= self.goal if self.higher_is_better else worst <= self.goal)
+
+    def row(self) -> str:
+        others = f"{max(self.others, default=0.0):.1%}"
+        if not self.valid:
+            reasons = list(self.problems)
+            if max(self.others, default=0.0) > OTHERS_LIMIT:
+                reasons.append(f"others took up to {others} of the machine")
+            measured = f"; measured {self.detail}" if self.detail else ""
+            return (
+                f"| {self.name} | INVALID: {'; '.join(reasons)}{measured} | {self.target} | not a result | {others} |"
+            )
+        verdict = "met" if self.met else "**missed**"
+        return f"| {self.name} | **{spread(self.ratios)}** {self.detail} | {self.target} | {verdict} | {others} |"
 
 
-def rss_kib(pid: int) -> dict[str, int]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0])
-    return fields
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-# ---- load ----------------------------------------------------------------------------------------------------
+def _values(samples: list[float], digits: int = 0) -> str:
+    return spread(samples, digits)
 
 
-async def fetch_all(urls: list[str], concurrency: int) -> tuple[float, list[int]]:
-    """GET every URL, ``concurrency`` at a time; (seconds, statuses)."""
+# ---- 1 and 2: hits -------------------------------------------------------------------------------------------
+
+
+def measure_hits(endpoint: str, key: str, args: argparse.Namespace, tmp: str) -> list[str | Figure]:
+    """Hits (200 and 304) of 1 process vs the bare handler, and 2 processes vs 1, alternated per round."""
+    metrics_dir = os.path.join(tmp, "metrics")
+    os.mkdir(metrics_dir)
+    one_options = [f"--access-log={tmp}/hits-1.log", *args.proxy_arg]
+    two_options = [f"--access-log={tmp}/hits-2.log", "--processes=2", *args.proxy_arg]
+    thumb = key.removesuffix(".jpg") + "_320x200.jpg"
+    with (
+        proxy(endpoint, BUCKET, one_options) as (one_url, one),
+        proxy(endpoint, BUCKET, two_options, env={"PROMETHEUS_MULTIPROC_DIR": metrics_dir}) as (two_url, two),
+    ):
+        body, etag = _fetch(f"{one_url}/{thumb}")
+        for _ in range(4):  # every worker of the pair has it in memory (connections land on either)
+            _fetch(f"{two_url}/{thumb}")
+        bare_port = free_port()
+        body_file = os.path.join(tmp, "body.jpg")
+        Path(body_file).write_bytes(body)
+        with child(
+            [sys.executable, str(ROOT / "bench" / "bare.py"), str(bare_port), body_file, etag], bare_port
+        ) as bare:
+            bare_url = f"http://127.0.0.1:{bare_port}/x.jpg"
+            one_pids, two_pids = [one.pid], tree(two.pid)
+            conditional = {"If-None-Match": etag}
+            for url in (f"{one_url}/{thumb}", bare_url, f"{two_url}/{thumb}"):  # warm: first calls build caches
+                wrk(url, 1, CONNECTIONS)
+            samples: dict[str, list[Sample]] = {name: [] for name in ("one", "bare", "one304", "bare304", "two")}
+            for round_ in range(args.rounds):
+                order = [
+                    ("one", lambda: hit_sample(f"{one_url}/{thumb}", one_pids, args.hit_seconds)),
+                    ("bare", lambda: hit_sample(bare_url, [bare.pid], args.hit_seconds)),
+                    ("one304", lambda: hit_sample(f"{one_url}/{thumb}", one_pids, args.hit_seconds, conditional)),
+                    ("bare304", lambda: hit_sample(bare_url, [bare.pid], args.hit_seconds, conditional)),
+                    ("two", lambda: hit_sample(f"{two_url}/{thumb}", two_pids, args.hit_seconds, None, metrics_dir)),
+                ]
+                if round_ % 2:
+                    order.reverse()
+                for name, measure in order:
+                    samples[name].append(measure())
+                last = {name: group[-1] for name, group in samples.items()}
+                print(
+                    f"hits round {round_ + 1}: proxy {last['one'].rps:,.0f}/s, bare {last['bare'].rps:,.0f}/s, "
+                    f"304 {last['one304'].rps:,.0f} vs {last['bare304'].rps:,.0f}/s, "
+                    f"2 processes {last['two'].rps:,.0f}/s (worker shares "
+                    + "/".join(f"{share:.0%}" for share in last["two"].shares)
+                    + ")",
+                    flush=True,
+                )
+    return hit_figures(samples, len(body), args)
+
+
+def hit_figures(samples: dict[str, list[Sample]], size: int, args: argparse.Namespace) -> list[str | Figure]:
+    one, bare, one304, bare304, two = (samples[name] for name in ("one", "bare", "one304", "bare304", "two"))
+    floor = BARE_FLOOR * args.quiet_bare_rps
+    bare_problem = (
+        [
+            f"the bare handler did {min(s.rps for s in bare):,.0f} req/s, under {BARE_FLOOR:.0%} of its quiet "
+            f"{args.quiet_bare_rps:,.0f}"
+        ]
+        if min(s.rps for s in bare) < floor
+        else []
+    )
+    errors = [] if all(s.ok for group in samples.values() for s in group) else ["some answers were errors"]
+    figures: list[str | Figure] = []
+
+    def pair(
+        name: str,
+        target: str,
+        goal: float,
+        a: list[Sample],
+        b: list[Sample],
+        value: Callable[[Sample], float],
+        higher: bool = True,
+        detail: str = "",
+    ) -> None:
+        figure = Figure(name, target, goal, higher, problems=[*bare_problem, *errors], detail=detail)
+        for x, y in zip(a, b, strict=True):
+            figure.add(value(x), value(y), x.others, y.others)
+        figures.append(figure)
+
+    rps = attrgetter("rps")
+    cpu = attrgetter("cpu_us")
+    p99 = attrgetter("p99_ms")
+    pair(
+        f"memory hit req/s, 1 process / bare handler ({size} B, wrk -t1 -c{CONNECTIONS} -d{args.hit_seconds}s)",
+        ">= 0.90",
+        0.90,
+        one,
+        bare,
+        rps,
+        detail=f"({_values([s.rps for s in one])} vs {_values([s.rps for s in bare])} req/s)",
+    )
+    pair(
+        "CPU per memory hit / bare handler's per request",
+        "<= 1.10",
+        1.10,
+        one,
+        bare,
+        cpu,
+        higher=False,
+        detail=f"({_values([s.cpu_us for s in one])} vs {_values([s.cpu_us for s in bare])} µs)",
+    )
+    pair(
+        "memory hit p99 / bare handler's p99",
+        "<= 1.50",
+        1.50,
+        one,
+        bare,
+        p99,
+        higher=False,
+        detail=f"({_values([s.p99_ms for s in one], 2)} vs {_values([s.p99_ms for s in bare], 2)} ms)",
+    )
+    pair(
+        "304 (If-None-Match) req/s / bare handler's 304",
+        ">= 0.90",
+        0.90,
+        one304,
+        bare304,
+        rps,
+        detail=f"({_values([s.rps for s in one304])} vs {_values([s.rps for s in bare304])} req/s)",
+    )
+    pair(
+        "CPU per 304 / bare handler's per 304",
+        "<= 1.10",
+        1.10,
+        one304,
+        bare304,
+        cpu,
+        higher=False,
+        detail=f"({_values([s.cpu_us for s in one304])} vs {_values([s.cpu_us for s in bare304])} µs)",
+    )
+    pair(
+        "304 p99 / bare handler's 304 p99",
+        "<= 1.50",
+        1.50,
+        one304,
+        bare304,
+        p99,
+        higher=False,
+        detail=f"({_values([s.p99_ms for s in one304], 2)} vs {_values([s.p99_ms for s in bare304], 2)} ms)",
+    )
+    shares = [share for s in two for share in s.shares]
+    spread_problem = (
+        []
+        if shares and min(shares) >= 0.35 and max(shares) <= 0.65
+        else [f"a worker served {min(shares, default=0):.0%}-{max(shares, default=0):.0%} of a run (target 35-65%)"]
+    )
+    figure = Figure(
+        "memory hit req/s, --processes=2 / 1 process",
+        ">= 1.80, each worker 35-65% of every run",
+        1.80,
+        problems=[*errors],
+        detail=f"({_values([s.rps for s in two])} vs {_values([s.rps for s in one])} req/s; worker shares "
+        + ", ".join("/".join(f"{share:.0%}" for share in s.shares) for s in two)
+        + ")",
+    )
+    for x, y in zip(two, one, strict=True):
+        figure.add(x.rps, y.rps, x.others, y.others)
+    figures.append(figure)
+    if spread_problem and figure.valid:
+        figures.append(f"Workers' shares outside 35-65%: {spread_problem[0]}.")
+    return figures
+
+
+def _fetch(url: str) -> tuple[bytes, str]:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return response.read(), response.headers["ETag"]
+
+
+# ---- 3: misses -------------------------------------------------------------------------------------------------
+
+
+async def fetch_all(urls: list[str], concurrency: int) -> list[int]:
+    """GET every URL, ``concurrency`` at a time; the statuses."""
     client = AsyncHTTPClient(force_instance=True, max_clients=concurrency)
     queue = list(reversed(urls))
     statuses: list[int] = []
@@ -151,337 +385,289 @@ async def fetch_all(urls: list[str], concurrency: int) -> tuple[float, list[int]
             except HTTPClientError as exc:
                 statuses.append(exc.code)
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
     client.close()
-    return elapsed, statuses
+    return statuses
 
 
-async def fetch_body(url: str) -> bytes:
-    client = AsyncHTTPClient(force_instance=True)
-    try:
-        return (await client.fetch(url)).body
-    finally:
-        client.close()
-
-
-def miss_round(base: str, keys: list[str], thumb: str) -> float:
-    """Seconds for the proxy at ``base`` to answer one thumbnail of each original, 4 at a time."""
-    seconds, statuses = asyncio.run(fetch_all([f"{base}/{key.removesuffix('.jpg')}{thumb}" for key in keys], 4))
-    assert set(statuses) == {200}, statuses
-    return seconds
-
-
-def wrk(url: str, seconds: int, connections: int) -> float:
-    out = subprocess.run(
-        ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", url],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None or re.search(r"Non-2xx", out):
-        raise SystemExit(f"wrk failed:\n{out}")
-    return float(match.group(1))
-
-
-def in_process_limit(endpoint: str, keys: list[str], thumb: str, concurrency: int, workers: int, warm_up: str) -> float:
-    """Seconds for: botocore GET of each original + render() of its thumbnail, with the proxy's pool shapes."""
-    client = botocore.session.get_session().create_client(
-        "s3", region_name="us-east-1", endpoint_url=endpoint, config=BotoConfig(max_pool_connections=32)
+def write_backs(url: str) -> float:
+    """Write-backs finished so far (stored, exists or failed), summed over workers, from /metrics."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    return sum(
+        float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith("s3rp_write_backs_total{")
     )
-    options = RenderOptions.from_config(Config.defaults(bucket=BUCKET))
-    io_pool = ThreadPoolExecutor(32)
-    render_pool = ThreadPoolExecutor(workers)
 
-    def get(key: str) -> bytes:
-        data: bytes = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        return data
 
-    async def run() -> float:
+def proxy_misses(url: str, pids: list[int], keys: list[str], thumb: str, concurrency: int) -> MissSample:
+    """Thumbnails of ``keys`` through the proxy; timed until the last write-back has landed."""
+    done_before = write_backs(url)
+    with Window(pids + HELPERS) as window:
+        statuses = asyncio.run(fetch_all([f"{url}/{key.removesuffix('.jpg')}{thumb}" for key in keys], concurrency))
+        while write_backs(url) < done_before + len(keys):
+            time.sleep(0.01)  # polled only after the last answer: a few scrapes, counted against the proxy
+    window.settle()
+    assert statuses == [200] * len(keys), statuses
+    return MissSample(len(keys), window.seconds, window.total(pids), window.others_share)
+
+
+def limit_misses(endpoint: str, keys: list[str], thumb: str, concurrency: int, prefix: str) -> MissSample:
+    """The same work in this process without HTTP: botocore GET, the proxy's render, botocore PUT (the same
+    parameters; under ``prefix`` so that the proxy's keys stay misses), render threads as the proxy's."""
+    config = Config.defaults(bucket=BUCKET)
+    client = s3_client(endpoint)
+    options = RenderOptions.from_config(config)
+    io_pool = ThreadPoolExecutor(config.io_threads)
+    render_pool = ThreadPoolExecutor(config.render_thread_count)
+    conditional = {"IfNoneMatch": "*"}
+
+    def get(key: str) -> tuple[bytes, str]:
+        found = client.get_object(Bucket=BUCKET, Key=key)  # type: ignore[attr-defined]
+        return found["Body"].read(), found["ETag"]
+
+    def put(key: str, body: bytes, content_type: str, source: str, etag: str) -> None:
+        params = thumbnail_write(
+            content_type=content_type,
+            source_key=source,
+            source_etag=etag,
+            cache_control=config.thumbnail_cache_control,
+            storage_class=config.thumbnail_storage_class,
+        )
+        client.put_object(  # type: ignore[attr-defined]
+            Bucket=BUCKET,
+            Key=key,
+            Body=body,
+            ContentType=params.content_type,
+            CacheControl=params.cache_control,
+            StorageClass=params.storage_class,
+            Metadata=dict(params.metadata),
+            Tagging=params.tagging,
+            **conditional,
+        )
+
+    async def run(batch: list[str], into: str) -> None:
         loop = asyncio.get_running_loop()
-        queue: list[str] = []
+        queue = list(reversed(batch))
 
         async def worker() -> None:
             while queue:
                 key = queue.pop()
                 spec = parse_thumbnail(key.removesuffix(".jpg") + thumb)
                 assert spec is not None
-                data = await loop.run_in_executor(io_pool, get, key)
-                await loop.run_in_executor(render_pool, render, data, spec, options)
+                data, etag = await loop.run_in_executor(io_pool, get, key)
+                [made] = await loop.run_in_executor(
+                    render_pool, partial(render_many, focus=None), data, [spec], options
+                )
+                await loop.run_in_executor(io_pool, put, f"{into}/{spec.key}", made.body, made.content_type, key, etag)
 
-        queue.append(warm_up)  # first calls load botocore's models and Pillow's plugins: not timed
-        await worker()
-        queue.extend(reversed(keys))
-        started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started
 
     try:
-        return asyncio.run(run())
+        asyncio.run(
+            run(keys[-1:], f"{prefix}-warm-up")
+        )  # first calls load botocore's models and Pillow's plugins: not timed
+        with Window(HELPERS) as window:
+            asyncio.run(run(keys, prefix))
+        window.settle()
+        return MissSample(len(keys), window.seconds, window.own, window.others_share)  # this process's CPU
     finally:
         io_pool.shutdown()
         render_pool.shutdown()
-        client.close()
+        client.close()  # type: ignore[attr-defined]
 
 
-# ---- the run --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Misses:
-    """One contender's miss rounds: requests, wall seconds, and CPU seconds of its own process and of moto."""
-
-    requests: int = 0
-    seconds: float = 0.0
-    cpu: float = 0.0
-    moto_cpu: float = 0.0
-    rps: list[float] = field(default_factory=list)
-
-    def add(self, requests: int, seconds: float, cpu: float, moto_cpu: float) -> None:
-        self.requests += requests
-        self.seconds += seconds
-        self.cpu += cpu
-        self.moto_cpu += moto_cpu
-        self.rps.append(requests / seconds)
-
-    @property
-    def throughput(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    def per_request_ms(self, cpu: float) -> float:
-        return 1000 * cpu / self.requests if self.requests else 0.0
-
-
-@dataclass
-class Figures:
-    misses: int = 0
-    proxy: Misses = field(default_factory=Misses)
-    no_write: Misses = field(default_factory=Misses)
-    limit: Misses = field(default_factory=Misses)
-    hit_rps: float = 0.0
-    bare_rps: float = 0.0
-    hit_bytes: int = 0
-    coalesce_gets: int = 0
-    coalesce_puts: int = 0
-    coalesce_statuses: str = ""
-    rss_before_mib: float = 0.0
-    rss_peak_mib: float = 0.0
-    rss_budget_mib: float = 0.0
-    rss_statuses: str = ""
-
-
-def upload(client: object, corpus: dict[tuple[int, int], list[Path]], copies: int) -> dict[str, list[str]]:
-    """Each photo under ``copies`` keys, so every thumbnail asked for is a miss on its own original."""
-    keys: dict[str, list[str]] = {"2560": [], "5120": []}
-    for size, paths in corpus.items():
-        group = "2560" if size[0] == 2560 else "5120"
-        for copy in range(copies):
-            for path in paths:
-                key = f"{group}/{path.stem}-{copy:02d}.jpg"
-                client.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ContentType="image/jpeg")  # type: ignore[attr-defined]
-                keys[group].append(key)
-    return keys
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--misses", type=int, default=48, help="distinct misses per round (default 48)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of miss measurement (default 2)")
-    parser.add_argument("--hit-seconds", type=int, default=5, help="wrk duration per hit measurement")
-    parser.add_argument("--no-write", action="store_true", help="print the figures, leave RESULTS.md alone")
-    parser.add_argument(
-        "--proxy-arg", action="append", default=[], metavar="--OPTION=VALUE", help="extra serve option (repeatable)"
+def measure_misses(
+    endpoint: str, batches: list[list[str]], warm: list[str], args: argparse.Namespace, tmp: str
+) -> list[str | Figure]:
+    options = [f"--access-log={tmp}/misses.log", "--processes=2", *args.proxy_arg]
+    wall = Figure(
+        f"miss thumbnails/s, --processes=2 / in-process limit ({len(batches[0])} distinct 2560x1600 originals "
+        "per round, concurrency 4, until written back)",
+        ">= 0.95",
+        0.95,
     )
-    parser.add_argument("--misses-only", action="store_true", help="measure miss throughput only (quick check)")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("the hit measurement needs wrk: apt-get install wrk")
-    corpus = wallpapers()
-    workers = os.cpu_count() or 1
-    figures = Figures(misses=args.misses)
-    moto_port = free_port()
-    moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)]
-    with child(moto, moto_port) as moto_process:
-        endpoint = f"http://127.0.0.1:{moto_port}"
-        s3 = botocore.session.get_session().create_client("s3", region_name="us-east-1", endpoint_url=endpoint)
-        s3.create_bucket(Bucket=BUCKET)
-        copies = max(-(-(args.misses + 1) // len(corpus[(2560, 1600)])), -(-32 // len(corpus[(5120, 2880)])))
-        keys = upload(s3, corpus, copies)
-        photos, warm_up = keys["2560"][: args.misses], keys["2560"][-1]
-        print(f"corpus: {len(corpus[(2560, 1600)])} + {len(corpus[(5120, 2880)])} photos; {copies} copies each")
+    cpu = Figure(
+        "CPU per miss thumbnail / in-process limit's",
+        "<= 1.05 (0.95x the limit's efficiency)",
+        1 / 0.95,
+        higher_is_better=False,
+    )
+    proxies: list[MissSample] = []
+    limits: list[MissSample] = []
+    with proxy(endpoint, BUCKET, options) as (url, parent):
+        pids = tree(parent.pid)
+        statuses = asyncio.run(fetch_all([f"{url}/{key.removesuffix('.jpg')}_300x180.jpg" for key in warm], 4))
+        assert set(statuses) == {200}, statuses
+        for round_, keys in enumerate(batches):
+            thumb = f"_{320 + 40 * round_}x{200 + 25 * round_}.jpg"
+            contenders: list[tuple[str, Callable[[], MissSample]]] = [
+                ("limit", partial(limit_misses, endpoint, keys, thumb, 4, f"limit-{round_}")),
+                ("proxy", partial(proxy_misses, url, pids, keys, thumb, 4)),
+            ]
+            if round_ % 2:
+                contenders.reverse()
+            results = {name: measure() for name, measure in contenders}
+            proxies.append(results["proxy"])
+            limits.append(results["limit"])
+            wall.add(results["proxy"].rate, results["limit"].rate, results["proxy"].others, results["limit"].others)
+            cpu.add(results["proxy"].cpu_ms, results["limit"].cpu_ms)
+            print(
+                f"misses round {round_ + 1}: proxy {results['proxy'].rate:.1f}/s {results['proxy'].cpu_ms:.0f} ms CPU, "
+                f"limit {results['limit'].rate:.1f}/s {results['limit'].cpu_ms:.0f} ms CPU",
+                flush=True,
+            )
+    wall.detail = f"({_values([s.rate for s in proxies], 1)} vs {_values([s.rate for s in limits], 1)}/s)"
+    cpu.detail = f"({_values([s.cpu_ms for s in proxies], 1)} vs {_values([s.cpu_ms for s in limits], 1)} ms)"
+    cpu.others = list(wall.others)
+    return [wall, cpu]
 
-        # 1. misses vs the in-process limit, alternating so that machine noise hits all alike. The same
-        # thumbnails are made three times per round: by the limit, by a proxy without write-back (the same
-        # work as the limit), then by the proxy as deployed (write-back on); CPU seconds are counted per process.
-        with proxy(endpoint, [*args.proxy_arg, "--no-write-back"]) as (no_write_url, no_write):
-            for round_ in range(args.rounds):
-                thumb = f"_{320 + 40 * round_}x{200 + 25 * round_}.jpg"
-                moto_cpu, own_cpu = cpu_seconds(moto_process.pid), _self_cpu()
-                limit = in_process_limit(endpoint, photos, thumb, 4, workers, warm_up)
-                figures.limit.add(len(photos), limit, _self_cpu() - own_cpu, cpu_seconds(moto_process.pid) - moto_cpu)
 
-                miss_round(no_write_url, [warm_up], thumb)
-                moto_cpu, proxy_cpu = cpu_seconds(moto_process.pid), cpu_seconds(no_write.pid)
-                seconds = miss_round(no_write_url, photos, thumb)
-                figures.no_write.add(
-                    len(photos),
-                    seconds,
-                    cpu_seconds(no_write.pid) - proxy_cpu,
-                    cpu_seconds(moto_process.pid) - moto_cpu,
-                )
+# ---- 4 and 5: coalescing and peak RSS -------------------------------------------------------------------------
 
-                with proxy(endpoint, args.proxy_arg) as (url, deployed):
-                    miss_round(url, [warm_up], thumb.replace(".jpg", "_fit.jpg"))  # a fresh process: warm it up
-                    moto_cpu, proxy_cpu = cpu_seconds(moto_process.pid), cpu_seconds(deployed.pid)
-                    seconds = miss_round(url, photos, thumb)
-                    # The write-backs are part of the work: SIGTERM drains them; count until the proxy is gone.
-                    stopping = time.perf_counter()
-                    deployed.send_signal(signal.SIGTERM)
-                    _, status, usage = os.wait4(deployed.pid, 0)
-                    deployed.returncode = os.waitstatus_to_exitcode(status)
-                    seconds += time.perf_counter() - stopping
-                    total_cpu = usage.ru_utime + usage.ru_stime
-                    figures.proxy.add(
-                        len(photos), seconds, total_cpu - proxy_cpu, cpu_seconds(moto_process.pid) - moto_cpu
-                    )
-                print(
-                    f"misses round {round_ + 1}: proxy {figures.proxy.rps[-1]:.1f}/s, without write-back "
-                    f"{figures.no_write.rps[-1]:.1f}/s, limit {figures.limit.rps[-1]:.1f}/s"
-                )
-            if args.misses_only:
-                print(render_report(figures, workers).rpartition("\n\n")[2])
-                return 0
 
-        with proxy(endpoint, args.proxy_arg) as (url, _):
-            # 2. memory hits vs a bare Tornado handler with the same bytes, alternated; best of each.
-            hit = f"{url}/{photos[0].removesuffix('.jpg')}_320x200.jpg"
-            body = asyncio.run(fetch_body(hit))
-            figures.hit_bytes = len(body)
-            bare_port = free_port()
-            with tempfile.NamedTemporaryFile(suffix=".jpg") as fixed:
-                fixed.write(body)
-                fixed.flush()
-                with child([sys.executable, str(ROOT / "bench" / "bare.py"), str(bare_port), fixed.name], bare_port):
-                    for _ in range(2):
-                        figures.hit_rps = max(figures.hit_rps, wrk(hit, args.hit_seconds, 32))
-                        bare = wrk(f"http://127.0.0.1:{bare_port}/x.jpg", args.hit_seconds, 32)
-                        figures.bare_rps = max(figures.bare_rps, bare)
-        print(f"hits: proxy {figures.hit_rps:.0f}/s, bare Tornado {figures.bare_rps:.0f}/s")
+def measure_coalescing(endpoint: str, original: str, args: argparse.Namespace, tmp: str) -> str:
+    spy = S3Spy(endpoint)
+    try:
+        with proxy(spy.url, BUCKET, [f"--access-log={tmp}/coalesce.log", *args.proxy_arg]) as (url, _):
+            statuses = asyncio.run(fetch_all([f"{url}/{original.removesuffix('.jpg')}_400x300.jpg"] * 50, 50))
+        # The proxy has stopped (SIGTERM drains write-backs): every PUT it made is counted.
+        gets = spy.count("GET", "/" + original)
+        puts = spy.count("PUT", original.removesuffix(".jpg") + "_400x300.jpg")
+    finally:
+        spy.close()
+    verdict = "met" if gets == 1 and puts == 1 else "**missed**"
+    return (
+        f"| coalescing: 50 identical concurrent misses of a 5120x2880 photo ({_statuses(statuses)}) | **{gets}** GET "
+        f"of the original, **{puts}** PUT | 1 and 1 | {verdict} | |"
+    )
 
-        # 3. coalescing: 50 identical concurrent misses, counted by a recording forwarder in front of moto.
-        spy = S3Spy(endpoint)
-        try:
-            original = keys["5120"][0]
-            with proxy(spy.url, args.proxy_arg) as (url, _):
-                target = f"{url}/{original.removesuffix('.jpg')}_400x300.jpg"
-                _, statuses = asyncio.run(fetch_all([target] * 50, 50))
-            # The proxy has stopped (SIGTERM drains write-backs): every PUT it made is counted.
-            figures.coalesce_gets = spy.count("GET", "/" + original)
-            figures.coalesce_puts = spy.count("PUT", original.removesuffix(".jpg") + "_400x300.jpg")
-            figures.coalesce_statuses = _statuses(statuses)
-        finally:
-            spy.close()
-        print(f"coalescing: {figures.coalesce_gets} GET(s) of the original, {figures.coalesce_puts} PUT(s)")
 
-        # 4. peak RSS: a fresh proxy, 32 concurrent distinct misses of 5120x2880 photos.
-        config = Config.defaults(bucket=BUCKET)
-        figures.rss_budget_mib = config.cache_mb + config.originals_cache_mb + 250
-        with proxy(endpoint, args.proxy_arg) as (url, process):
-            figures.rss_before_mib = rss_kib(process.pid)["VmRSS"] / 1024
-            urls = [f"{url}/{key.removesuffix('.jpg')}_300x300.jpg" for key in keys["5120"][:32]]
-            _, statuses = asyncio.run(fetch_all(urls, 32))
-            figures.rss_peak_mib = rss_kib(process.pid)["VmHWM"] / 1024
-            figures.rss_statuses = _statuses(statuses)
-        print(f"peak RSS: {figures.rss_peak_mib:.0f} MiB (budget {figures.rss_budget_mib:.0f} MiB)")
-
-    report = render_report(figures, workers)
-    print(report)
-    if not args.no_write:
-        write_results(report)
-    return 0
+def measure_rss(endpoint: str, originals: list[str], args: argparse.Namespace, tmp: str) -> str:
+    config = Config.defaults(bucket=BUCKET)
+    budget = config.cache_mb + config.originals_cache_mb + 250
+    with proxy(endpoint, BUCKET, [f"--access-log={tmp}/rss.log", *args.proxy_arg]) as (url, process):
+        idle = rss_kib(process.pid)["VmRSS"] / 1024
+        statuses = asyncio.run(fetch_all([f"{url}/{key.removesuffix('.jpg')}_300x300.jpg" for key in originals], 32))
+        peak = rss_kib(process.pid)["VmHWM"] / 1024
+    verdict = "met" if peak <= budget else "**missed**"
+    return (
+        f"| peak RSS (VmHWM) of a fresh proxy, {len(originals)} concurrent distinct 5120x2880 misses "
+        f"({_statuses(statuses)}) | **{peak:.0f} MiB** (idle {idle:.0f} MiB) | <= {budget} MiB (cache-mb + "
+        f"originals-cache-mb + 250) | {verdict} | |"
+    )
 
 
 def _statuses(statuses: list[int]) -> str:
     return ", ".join(f"{statuses.count(code)}x{code}" for code in sorted(set(statuses)))
 
 
-def render_report(f: Figures, workers: int) -> str:
-    miss_ratio = f.proxy.throughput / f.limit.throughput if f.limit.throughput else 0.0
-    no_write_ratio = f.no_write.throughput / f.limit.throughput if f.limit.throughput else 0.0
-    hit_ratio = f.hit_rps / f.bare_rps if f.bare_rps else 0.0
+# ---- the run ----------------------------------------------------------------------------------------------------
 
-    def rounds(m: Misses) -> str:
-        return ", ".join(f"{rps:.1f}" for rps in m.rps)
 
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "**missed**"
+def upload(client: object, paths: list[Path], copies: int, group: str) -> list[str]:
+    """Each photo under ``copies`` keys, so that every thumbnail asked for is a miss on its own original."""
+    keys = []
+    for copy in range(copies):
+        for path in paths:
+            key = f"{group}/{path.stem}-{copy:02d}.jpg"
+            client.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes(), ContentType="image/jpeg")  # type: ignore[attr-defined]
+            keys.append(key)
+    return keys
 
-    def cpu(m: Misses) -> str:
-        return f"{m.per_request_ms(m.cpu):.0f} ms own + {m.per_request_ms(m.moto_cpu):.0f} ms moto"
 
-    return "\n".join(
-        [
-            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores ({_cpu_model()}), "
-            f"Python {platform.python_version()}, Pillow {PIL.__version__}, render pool {workers} threads "
-            f"(render-threads 0 = one per core); moto, the proxy and the load generators share these cores.",
-            "",
-            "| figure | measured | target | |",
-            "|---|---|---|---|",
-            f"| miss throughput / in-process limit ({f.misses} distinct 2560x1600 misses x {len(f.limit.rps)} "
-            f"rounds, concurrency 4, asyncio client; until the write-backs are stored) | "
-            f"{f.proxy.throughput:.1f} / {f.limit.throughput:.1f} req/s = **{miss_ratio:.2f}** | >= 0.90 | "
-            f"{verdict(miss_ratio >= 0.90)} |",
-            f"| the same, proxy with `--no-write-back` (the limit's work plus the S3 lookup) | "
-            f"{f.no_write.throughput:.1f} / {f.limit.throughput:.1f} req/s = **{no_write_ratio:.2f}** | >= 0.90 | "
-            f"{verdict(no_write_ratio >= 0.90)} |",
-            f"| memory-hit throughput / bare Tornado ({f.hit_bytes} B thumbnail, wrk -t2 -c32, best of 2 "
-            f"alternated runs) | {f.hit_rps:.0f} / {f.bare_rps:.0f} req/s = **{hit_ratio:.2f}** | >= 0.80 | "
-            f"{verdict(hit_ratio >= 0.80)} |",
-            f"| coalescing: 50 identical concurrent misses of a 5120x2880 photo ({f.coalesce_statuses}) | "
-            f"**{f.coalesce_gets}** GET of the original, **{f.coalesce_puts}** PUT | 1 and 1 | "
-            f"{verdict(f.coalesce_gets == 1 and f.coalesce_puts == 1)} |",
-            f"| peak RSS (VmHWM) of a fresh proxy, 32 concurrent distinct 5120x2880 misses ({f.rss_statuses}) | "
-            f"**{f.rss_peak_mib:.0f} MiB** (idle {f.rss_before_mib:.0f} MiB) | <= {f.rss_budget_mib:.0f} MiB "
-            f"(cache-mb + originals-cache-mb + 250) | {verdict(f.rss_peak_mib <= f.rss_budget_mib)} |",
-            "",
-            "Miss rounds (req/s): proxy "
-            + rounds(f.proxy)
-            + "; without write-back "
-            + rounds(f.no_write)
-            + "; limit "
-            + rounds(f.limit)
-            + ".",
-            "",
-            "CPU per miss: proxy "
-            + cpu(f.proxy)
-            + "; without write-back "
-            + cpu(f.no_write)
-            + "; limit "
-            + cpu(f.limit)
-            + ".",
-        ]
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds per figure (at least 3; default 3)")
+    parser.add_argument("--misses", type=int, default=48, help="distinct misses per round (default 48)")
+    parser.add_argument("--hit-seconds", type=int, default=4, help="wrk duration per hit measurement (default 4)")
+    parser.add_argument(
+        "--quiet-bare-rps",
+        type=float,
+        default=7000.0,
+        help="the bare handler's req/s on this machine when quiet (default 7000)",
     )
+    parser.add_argument("--only", choices=("hits", "misses"), help="measure only these (a quick check)")
+    parser.add_argument("--no-write", action="store_true", help="print the figures, leave RESULTS.md alone")
+    parser.add_argument(
+        "--proxy-arg", action="append", default=[], metavar="--OPTION=VALUE", help="extra serve option (repeatable)"
+    )
+    args = parser.parse_args()
+    if args.rounds < 3:
+        raise SystemExit("--rounds: at least 3 (a ratio needs its spread)")
+    if shutil.which("wrk") is None:
+        raise SystemExit("the hit measurement needs wrk: apt-get install wrk")
+    corpus = wallpapers()
+    started = datetime.now(UTC)
+    busy_before, clock_before = machine_busy(), time.monotonic()
+    rows: list[str | Figure] = []
+    with moto() as (endpoint, moto_process), tempfile.TemporaryDirectory() as tmp:
+        HELPERS.append(moto_process.pid)
+        s3 = s3_client(endpoint)
+        s3.create_bucket(Bucket=BUCKET)  # type: ignore[attr-defined]
+        small = corpus[(2560, 1600)]
+        needed = args.misses * args.rounds + 8
+        keys = upload(s3, small, -(-needed // len(small)), "2560")
+        large = upload(s3, corpus[(5120, 2880)], -(-32 // len(corpus[(5120, 2880)])), "5120")
+        print(f"corpus: {len(small)} + {len(corpus[(5120, 2880)])} photos; {len(keys)} + {len(large)} keys", flush=True)
+        if args.only in (None, "hits"):
+            rows += measure_hits(endpoint, keys[0], args, tmp)
+        if args.only in (None, "misses"):
+            batches = [keys[8 + n * args.misses : 8 + (n + 1) * args.misses] for n in range(args.rounds)]
+            rows += measure_misses(endpoint, batches, keys[:8], args, tmp)
+        if args.only is None:
+            rows.append(measure_coalescing(endpoint, large[0], args, tmp))
+            rows.append(measure_rss(endpoint, large[:32], args, tmp))
+    load = (machine_busy() - busy_before) / (time.monotonic() - clock_before)
+    report = render_report(rows, started, load, args)
+    print(report)
+    if not args.no_write and args.only is None:
+        write_results(report)
+    figures = [row for row in rows if isinstance(row, Figure)]
+    return 0 if all(f.valid and f.met for f in figures) else 1
 
 
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip()
-    return platform.processor() or "unknown CPU"
+def render_report(rows: list[str | Figure], started: datetime, load: float, args: argparse.Namespace) -> str:
+    figures = [row for row in rows if isinstance(row, Figure)]
+    invalid = [f for f in figures if not f.valid]
+    status = (
+        "INVALID (see the rows)"
+        if invalid
+        else ("all targets met" if all(f.met for f in figures) else "targets missed")
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    lines = [
+        f"{RUN_HEADING}{started:%Y-%m-%d %H:%M} UTC at {commit}: {status}",
+        "",
+        f"{CORES} cores ({cpu_model()}), Python {platform.python_version()}, Pillow {PIL.__version__}; moto, the "
+        f"proxy, the baselines and the load generators share these cores. Machine busy {load:.2f} cores on "
+        f"average over the whole run (all of it ours unless the last column says otherwise); {args.rounds} "
+        f"alternated rounds per figure.",
+        "",
+        "| figure | ratio: median (min-max), figures | target | | others' CPU (max) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        row.row() if isinstance(row, Figure) else row for row in rows if isinstance(row, Figure) or row.startswith("|")
+    ]
+    notes = [row for row in rows if isinstance(row, str) and not row.startswith("|")]
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines)
 
 
 def write_results(report: str) -> None:
-    """Replace the block between the markers in bench/RESULTS.md (other benchmarks' sections stay)."""
-    block = f"{MARK_START}\n{report}\n{MARK_END}"
+    """Put this run first between the markers in bench/RESULTS.md, keeping the previous runs (KEEP_RUNS)."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     if MARK_START in text:
         head, _, rest = text.partition(MARK_START)
-        _, _, tail = rest.partition(MARK_END)
-        RESULTS.write_text(head + block + tail)
+        old, _, tail = rest.partition(MARK_END)
     else:
-        RESULTS.write_text(text.rstrip("\n") + f"\n\n## proxy: bench/run.py\n\n{block}\n")
+        head, old, tail = text.rstrip("\n") + "\n\n## proxy: bench/run.py\n\n", "", "\n"
+    runs = [RUN_HEADING + chunk.strip() for chunk in old.split(RUN_HEADING)[1:]]
+    kept = "\n\n".join([report, *runs][:KEEP_RUNS])
+    RESULTS.write_text(f"{head}{MARK_START}\n{kept}\n{MARK_END}{tail}")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 
