@@ -326,6 +326,19 @@ class Config:
     sign_originals: bool = option(_bool, False, "Require signatures on originals too.", LIMITS)
 
     processes: int = option(_int(0, 256), 1, "Worker processes sharing the port (0: one per core).", OPERATIONS)
+    malloc_arenas: int = option(
+        _int(0, 64),
+        2,
+        "glibc malloc arenas, set at start-up (0: leave glibc's default, 8 per core, or MALLOC_ARENA_MAX). Few "
+        "arenas keep RSS near what is in use (see the README's memory budget).",
+        OPERATIONS,
+    )
+    malloc_trim_seconds: float = option(
+        _float(0),
+        0.0,
+        "Return freed heap memory to the system this often, in seconds (malloc_trim; 0: never).",
+        OPERATIONS,
+    )
     drain_seconds: float = option(
         _float(0), 20.0, "On SIGTERM: seconds to finish requests and write-backs.", OPERATIONS, SERVICE
     )

@@ -74,3 +74,9 @@ def test_unit_passes_systemd_analyze_verify(tmp_path, unit):
     )
     complaints = [line for line in result.stderr.splitlines() if unit.name in line]
     assert result.returncode == 0 and not complaints, result.stderr
+
+
+@pytest.mark.parametrize("unit", [UNIT, WATCH_UNIT])
+def test_units_cap_malloc_arenas_from_the_first_allocation(unit):
+    # Environment= may repeat, which the parser above folds: read the lines.
+    assert f"Environment=MALLOC_ARENA_MAX={OPTIONS_BY_NAME['malloc-arenas'].default}" in unit.read_text().splitlines()

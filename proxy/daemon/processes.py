@@ -18,9 +18,11 @@ import select
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import NoReturn
 
 from proxy.config import Config
+from proxy.daemon import allocator
 from proxy.daemon.sdnotify import notify
 from proxy.http.server import Listeners, serve
 from proxy.observe.metrics import process_exited
@@ -153,7 +155,8 @@ def _worker(config: Config, listeners: Listeners, slot: int, ready_w: int, inher
         parent = os.getppid()
         log.info("worker %d (pid %d) started", slot, os.getpid())
         own = listeners.for_worker()
-        asyncio.run(serve(config, own, on_ready=lambda: _signal_ready(ready_w), parent=parent))
+        ready = partial(_signal_ready, ready_w)
+        asyncio.run(serve(config, own, on_ready=ready, parent=parent, trim=allocator.trim))
         code = 0
     except BaseException:
         log.exception("worker %d failed", slot)

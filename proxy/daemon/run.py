@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 
 from proxy.config import Config
+from proxy.daemon import allocator
 from proxy.daemon.processes import supervise
 from proxy.daemon.sdnotify import notify
 from proxy.http.server import CannotListen, bind, serve
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 def run(config: Config) -> int:
     """``serve``: bind, then run one event loop here or ``--processes`` workers; the exit status."""
+    if allocator.limit_arenas(config.malloc_arenas):  # before any thread starts (workers inherit it)
+        log.debug("malloc arenas capped at %d", config.malloc_arenas)
     try:
         listeners = bind(config, per_worker=config.process_count > 1)
     except CannotListen as exc:
@@ -39,7 +42,7 @@ def run(config: Config) -> int:
         def stopping() -> None:
             notify("STOPPING=1", "STATUS=draining")
 
-        asyncio.run(serve(config, listeners, on_ready=ready, on_stopping=stopping))
+        asyncio.run(serve(config, listeners, on_ready=ready, on_stopping=stopping, trim=allocator.trim))
         _exit_now_if_threads_are_stuck()
         return 0
 

@@ -252,10 +252,16 @@ async def serve(
     on_ready: Callable[[], None] = lambda: None,
     on_stopping: Callable[[], None] = lambda: None,
     parent: int | None = None,
+    trim: Callable[[], object] | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT (or, for a worker, until its ``parent`` is gone), then stop gracefully."""
+    """Run until SIGTERM or SIGINT (or, for a worker, until its ``parent`` is gone), then stop gracefully.
+    ``trim`` (the allocator's) runs every ``--malloc-trim-seconds``."""
     server = ProxyServer(config)
     server.start(listeners)
+    trimming = None
+    if trim is not None and config.malloc_trim_seconds > 0:
+        trimming = PeriodicCallback(trim, config.malloc_trim_seconds * 1000)
+        trimming.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -272,6 +278,8 @@ async def serve(
     ready.cancel()
     if orphan_check is not None:
         orphan_check.stop()
+    if trimming is not None:
+        trimming.stop()
     on_stopping()
     await server.stop(config.drain_seconds)
     log.info("stopped")
