@@ -86,8 +86,8 @@ def test_processes_share_the_port_and_stop_together(daemon, s3, bucket, http):
     put(s3, bucket, "earth.jpg", quadrants(300, 300))
     proxy = daemon("--processes=2", "--drain-seconds=5")
     assert proxy.notified().startswith("READY=1")  # from the parent, once both workers are ready
-    workers = [int(m) for m in re.findall(r"worker \d \(pid (\d+)\) started", "".join(proxy.log))]
-    assert len(workers) == 2 and proxy.process.pid not in workers
+    workers = started_workers(proxy)
+    assert sorted(workers) == [0, 1] and proxy.process.pid not in workers.values()
     for size in (10, 20, 30, 40):
         assert get(f"{proxy.url}/earth_{size}x{size}.jpg").status_code == 200
     # Summed over workers. A worker counts a request just after sending it, so another worker's scrape may
@@ -98,14 +98,26 @@ def test_processes_share_the_port_and_stop_together(daemon, s3, bucket, http):
         assert time.monotonic() < deadline, count
 
     # A worker that dies is replaced; SIGTERM is not a death to repair.
-    os.kill(workers[0], signal.SIGKILL)
-    assert proxy.wait_log(rf"pid {workers[0]}\) exited with status -9; starting a new one")
-    assert proxy.wait_log(rf"worker 0 \(pid (?!{workers[0]}\))\d+\) started")
+    kill_and_wait_for_respawn(proxy, workers[0])
     assert proxy.stop() == 0, "".join(proxy.log)
     assert "starting a new one" not in "".join(proxy.log).split("stopping 2 workers")[1]
-    for pid in workers[1:]:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    with pytest.raises(ProcessLookupError):  # the worker never killed was stopped too
+        os.kill(workers[1], 0)
+
+
+def started_workers(proxy) -> dict[int, int]:
+    """Slot -> pid of the workers started so far. The two workers log in whichever order they run, so a pid's
+    place in the log says nothing of its slot."""
+    return {int(slot): int(pid) for slot, pid in re.findall(r"worker (\d) \(pid (\d+)\) started", "".join(proxy.log))}
+
+
+def kill_and_wait_for_respawn(proxy, pid: int) -> None:
+    """SIGKILL worker ``pid``; return once the parent has reaped it (its socket is closed) and started another
+    in its slot. Stopping before the parent reaped the dead worker would report it as a failed stop (status 1)."""
+    slot = next(s for s, p in started_workers(proxy).items() if p == pid)
+    os.kill(pid, signal.SIGKILL)
+    assert proxy.wait_log(rf"worker {slot} \(pid {pid}\) exited with status -9; starting a new one")
+    assert proxy.wait_log(rf"worker {slot} \(pid (?!{pid}\))\d+\) started")
 
 
 def connections_by_pid(pids: list[int], port: int) -> dict[int, int]:
@@ -125,7 +137,7 @@ def connections_by_pid(pids: list[int], port: int) -> dict[int, int]:
 def test_workers_listen_on_sockets_of_their_own_and_share_connections(daemon):
     proxy = daemon("--processes=2")
     assert proxy.notified().startswith("READY=1")
-    workers = [int(m) for m in re.findall(r"worker \d \(pid (\d+)\) started", "".join(proxy.log))]
+    workers = started_workers(proxy)
     port = int(proxy.url.rsplit(":", 1)[1])
     connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(16)]
     try:
@@ -134,7 +146,7 @@ def test_workers_listen_on_sockets_of_their_own_and_share_connections(daemon):
         for conn in connections:
             conn.request("GET", "/healthz")
             assert conn.getresponse().read() == b"ok\n"
-        counts = connections_by_pid(workers, port)
+        counts = connections_by_pid(list(workers.values()), port)
     finally:
         for conn in connections:
             conn.close()
@@ -142,10 +154,9 @@ def test_workers_listen_on_sockets_of_their_own_and_share_connections(daemon):
     # them (each worker holding none has odds of 2 in 65,536).
     assert sum(counts.values()) == 16 and min(counts.values()) >= 1, counts
     # The port stays held while workers come and go: the parent keeps a bound (not listening) reservation.
-    os.kill(workers[0], signal.SIGKILL)
-    assert proxy.wait_log(rf"worker 0 \(pid (?!{workers[0]}\))\d+\) started")
+    kill_and_wait_for_respawn(proxy, workers[0])
     assert get(f"{proxy.url}/healthz").status_code == 200
-    assert proxy.stop() == 0
+    assert proxy.stop() == 0, "".join(proxy.log)
 
 
 def test_sighup_reopens_the_access_log_in_every_worker(daemon, tmp_path):
