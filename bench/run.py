@@ -17,7 +17,10 @@ request ids, the access log written to a file) and the baselines as child proces
 Every figure alternates contender and baseline ``--rounds`` times (at least 3) and reports the median ratio
 with its min-max. Each measurement records the CPU that other processes took meanwhile (/proc/stat minus the
 processes measured, wrk and this one); a run where others took more than 10% of the machine, or where the bare
-handler fell below 70% of its quiet figure (``--quiet-bare-rps``), is reported as INVALID instead of a ratio.
+handler fell below 70% of its quiet figure, is reported as INVALID instead of a ratio. The quiet figure is
+the bare handler's rate measured alone before the rounds (the machine's own speed: it differs several-fold
+between machines), unless ``--quiet-bare-rps`` gives it; a calibration during which others were busy makes the
+run INVALID too.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class Sample:
     others: float  # others' CPU share of the machine during it
     shares: tuple[float, ...] = ()  # each worker's share of the requests (--processes > 1)
     ok: bool = True  # every answer 2xx/3xx, no socket error
+    client_us: float = 0.0  # wrk's CPU per request, microseconds (it shares the cores with the server)
 
 
 def hit_sample(
@@ -116,6 +120,7 @@ def hit_sample(
         others=window.others_share,
         shares=shares,
         ok=result.statuses_ok,
+        client_us=result.cpu / result.requests * 1e6 if result.requests else 0.0,
     )
 
 
@@ -224,6 +229,13 @@ def measure_hits(endpoint: str, key: str, args: argparse.Namespace, tmp: str) ->
             conditional = {"If-None-Match": etag}
             for url in (f"{one_url}/{thumb}", bare_url, f"{two_url}/{thumb}"):  # warm: first calls build caches
                 wrk(url, 1, CONNECTIONS)
+            if args.quiet_bare_rps is None:  # the machine's own yardstick, before the rounds
+                calibration = hit_sample(bare_url, [bare.pid], args.hit_seconds)
+                args.quiet_bare_rps, args.calibration_others = calibration.rps, calibration.others
+                print(
+                    f"bare handler alone: {calibration.rps:,.0f} req/s (others took {calibration.others:.1%})",
+                    flush=True,
+                )
             samples: dict[str, list[Sample]] = {name: [] for name in ("one", "bare", "one304", "bare304", "two")}
             for round_ in range(args.rounds):
                 order = [
@@ -260,6 +272,10 @@ def hit_figures(samples: dict[str, list[Sample]], size: int, args: argparse.Name
         if min(s.rps for s in bare) < floor
         else []
     )
+    if args.calibration_others > OTHERS_LIMIT:
+        bare_problem.append(
+            f"others took {args.calibration_others:.1%} of the machine while the bare handler was timed alone"
+        )
     errors = [] if all(s.ok for group in samples.values() for s in group) else ["some answers were errors"]
     figures: list[str | Figure] = []
 
@@ -357,6 +373,13 @@ def hit_figures(samples: dict[str, list[Sample]], size: int, args: argparse.Name
     for x, y in zip(two, one, strict=True):
         figure.add(x.rps, y.rps, x.others, y.others)
     figures.append(figure)
+    # On a machine that also runs wrk, 2 processes can use at most the cores wrk leaves: what that allows.
+    ceiling = [CORES / ((x.cpu_us + x.client_us) * 1e-6) / y.rps for x, y in zip(two, one, strict=True)]
+    figures.append(
+        f"2 processes: CPU per hit {_values([s.cpu_us for s in two])} µs (1 process: {_values([s.cpu_us for s in one])}"
+        f" µs); wrk on the same cores {_values([s.client_us for s in two])} µs per request, so with all "
+        f"{CORES} cores busy the most 2 processes can do is {spread(ceiling)}x one process."
+    )
     if spread_problem and figure.valid:
         figures.append(f"Workers' shares outside 35-65%: {spread_problem[0]}.")
     return figures
@@ -583,8 +606,8 @@ def main() -> int:
     parser.add_argument(
         "--quiet-bare-rps",
         type=float,
-        default=7000.0,
-        help="the bare handler's req/s on this machine when quiet (default 7000)",
+        default=None,
+        help="the bare handler's req/s on this machine when quiet (default: measured alone before the rounds)",
     )
     parser.add_argument("--only", choices=("hits", "misses"), help="measure only these (a quick check)")
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave RESULTS.md alone")
@@ -592,6 +615,7 @@ def main() -> int:
         "--proxy-arg", action="append", default=[], metavar="--OPTION=VALUE", help="extra serve option (repeatable)"
     )
     args = parser.parse_args()
+    args.calibration_others = 0.0
     if args.rounds < 3:
         raise SystemExit("--rounds: at least 3 (a ratio needs its spread)")
     if shutil.which("wrk") is None:

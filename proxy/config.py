@@ -333,6 +333,14 @@ class Config:
         "arenas keep RSS near what is in use (see the README's memory budget).",
         OPERATIONS,
     )
+    malloc_mmap_threshold_kb: int = option(
+        _int(0, 32 * 1024),
+        1024,
+        "glibc: blocks of this many KiB and more are mapped on their own and given back when freed, set at "
+        "start-up (0: glibc's default, a threshold that rises to 32 MB as blocks are freed, leaving large holes "
+        "in the heap).",
+        OPERATIONS,
+    )
     malloc_trim_seconds: float = option(
         _float(0),
         0.0,

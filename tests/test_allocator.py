@@ -1,5 +1,6 @@
 """proxy/daemon/allocator.py: the arena cap takes hold (counted by glibc's own malloc_info) and trim runs."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -8,6 +9,9 @@ import pytest
 
 from proxy.daemon import allocator
 from tests.harness import ROOT
+
+# glibc reads MALLOC_ARENA_MAX and friends at start: the children start from glibc's own defaults.
+GLIBC_DEFAULTS = {name: value for name, value in os.environ.items() if not name.startswith("MALLOC_")}
 
 # In a fresh interpreter: cap (or not), then 16 threads whose first malloc each wants an arena of its own
 # (glibc gives a new thread a new arena while there are fewer than the cap), then count glibc's heaps.
@@ -43,7 +47,13 @@ _ARENAS = textwrap.dedent(
 
 def arenas(cap: int) -> tuple[str, int]:
     result = subprocess.run(
-        [sys.executable, "-c", _ARENAS, str(cap)], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", _ARENAS, str(cap)],
+        cwd=ROOT,
+        env=GLIBC_DEFAULTS,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     state, count = result.stdout.split()
     return state, int(count)
@@ -66,3 +76,48 @@ def test_trim_returns_whether_memory_went_back():
 
 def test_no_cap_asked_is_no_call():
     assert allocator.limit_arenas(0) is False
+
+
+# In a fresh interpreter: fix the threshold (or not), free a mapped 2 MiB block (glibc then raises a threshold it
+# was not told), and see whether the next 2 MiB block is mapped on its own (mallinfo2's hblks counts them).
+_MAPPED = textwrap.dedent(
+    """
+    import ctypes, sys
+    from proxy.daemon import allocator
+    print("fixed" if allocator.fix_mmap_threshold(int(sys.argv[1])) else "dynamic")
+    class Info(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks "
+                    "uordblks fordblks keepcost".split()]
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = Info
+    first = bytearray(2 << 20)
+    del first
+    before = libc.mallinfo2().hblks
+    second = bytearray(2 << 20)
+    print(libc.mallinfo2().hblks - before)
+    """
+)
+
+
+def mapped_on_its_own(kib: int) -> tuple[str, int]:
+    result = subprocess.run(
+        [sys.executable, "-c", _MAPPED, str(kib)],
+        cwd=ROOT,
+        env=GLIBC_DEFAULTS,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    state, count = result.stdout.split()
+    return state, int(count)
+
+
+@pytest.mark.skipif(allocator._libc() is None, reason="glibc only")
+def test_a_fixed_mmap_threshold_keeps_large_blocks_out_of_the_heap():
+    assert mapped_on_its_own(1024) == ("fixed", 1)  # mapped, so given back the moment it is freed
+    assert mapped_on_its_own(0) == ("dynamic", 0)  # glibc's own: from the heap, where it leaves a hole
+
+
+def test_no_threshold_asked_is_no_call():
+    assert allocator.fix_mmap_threshold(0) is False

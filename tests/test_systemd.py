@@ -79,4 +79,7 @@ def test_unit_passes_systemd_analyze_verify(tmp_path, unit):
 @pytest.mark.parametrize("unit", [UNIT, WATCH_UNIT])
 def test_units_cap_malloc_arenas_from_the_first_allocation(unit):
     # Environment= may repeat, which the parser above folds: read the lines.
-    assert f"Environment=MALLOC_ARENA_MAX={OPTIONS_BY_NAME['malloc-arenas'].default}" in unit.read_text().splitlines()
+    lines = unit.read_text().splitlines()
+    assert f"Environment=MALLOC_ARENA_MAX={OPTIONS_BY_NAME['malloc-arenas'].default}" in lines
+    threshold = OPTIONS_BY_NAME["malloc-mmap-threshold-kb"].default * 1024
+    assert f"Environment=MALLOC_MMAP_THRESHOLD_={threshold}" in lines

@@ -1,11 +1,15 @@
-"""glibc's malloc, told at start-up how many arenas to keep, and asked to give freed memory back.
+"""glibc's malloc, told at start-up how many arenas to keep and where large blocks go, and asked to give
+freed memory back.
 
 glibc gives each thread that meets a locked arena a new one, up to 8 per core; memory freed in one arena is
 not reused by threads on another, so with I/O and render threads allocating and freeing large buffers RSS
 wanders far above what is in use (measured in bench/RESULTS.md, "Memory"). ``--malloc-arenas`` caps them with
-``mallopt(M_ARENA_MAX)`` before any thread starts (the cap applies to arenas created later; forked workers
-inherit it); ``--malloc-trim-seconds`` calls ``malloc_trim(0)`` periodically. Elsewhere than glibc, neither
-does anything.
+``mallopt(M_ARENA_MAX)``. glibc also raises its mmap threshold each time a mapped block is freed (up to 32 MB),
+so that originals, S3 bodies and decoded frames of a few MB end up inside the heaps, where the holes they leave
+are rarely given back; ``--malloc-mmap-threshold-kb`` fixes the threshold (which stops the raising): larger
+blocks are mapped on their own and unmapped when freed. Both are set before any thread starts (they apply to
+what is allocated later; forked workers inherit them). ``--malloc-trim-seconds`` calls ``malloc_trim(0)``
+periodically. Elsewhere than glibc, none of them does anything.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from functools import cache
 log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # glibc's malloc.h
+M_MMAP_THRESHOLD = -3
 
 
 @cache
@@ -43,6 +48,18 @@ def limit_arenas(count: int) -> bool:
         log.info("not glibc: --malloc-arenas does nothing here")
         return False
     return bool(libc.mallopt(M_ARENA_MAX, count))
+
+
+def fix_mmap_threshold(kib: int) -> bool:
+    """Map blocks of ``kib`` KiB and more on their own, at a threshold glibc no longer raises (0: leave glibc's
+    dynamic one); whether it was set."""
+    if kib <= 0:
+        return False
+    libc = _libc()
+    if libc is None:
+        log.info("not glibc: --malloc-mmap-threshold-kb does nothing here")
+        return False
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, kib * 1024))
 
 
 def trim() -> bool:

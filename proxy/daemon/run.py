@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from proxy.config import Config
 from proxy.daemon import allocator
+from proxy.daemon.budget import budget
 from proxy.daemon.processes import supervise
 from proxy.daemon.sdnotify import notify
 from proxy.http.server import CannotListen, bind, serve
@@ -23,8 +24,11 @@ log = logging.getLogger(__name__)
 
 def run(config: Config) -> int:
     """``serve``: bind, then run one event loop here or ``--processes`` workers; the exit status."""
-    if allocator.limit_arenas(config.malloc_arenas):  # before any thread starts (workers inherit it)
+    # Before any thread starts (workers inherit both).
+    if allocator.limit_arenas(config.malloc_arenas):
         log.debug("malloc arenas capped at %d", config.malloc_arenas)
+    if allocator.fix_mmap_threshold(config.malloc_mmap_threshold_kb):
+        log.debug("malloc mmap threshold fixed at %d KiB", config.malloc_mmap_threshold_kb)
     try:
         listeners = bind(config, per_worker=config.process_count > 1)
     except CannotListen as exc:
@@ -32,6 +36,7 @@ def run(config: Config) -> int:
         return 1
     admin = f", admin on {config.admin_address or config.address}:{listeners.admin_port}" if listeners.admin else ""
     log.info("listening on %s:%d%s, bucket %s", config.address, listeners.port, admin, config.bucket)
+    log.info("%s", budget(config).describe(config.process_count))
     with _metrics_dir(config.process_count):
         if config.process_count > 1:
             return supervise(config, listeners)
