@@ -109,7 +109,14 @@ def hit_sample(
     window.settle()
     shares: tuple[float, ...] = ()
     if metrics_dir:
-        after = requests_by_worker(metrics_dir)
+        # Workers publish their counters once a second: wait (bounded) until they account for wrk's requests.
+        deadline = time.monotonic() + 3
+        while True:
+            after = requests_by_worker(metrics_dir)
+            counted = sum(after.values()) - sum(before.values())
+            if counted >= result.requests or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         served = [after[pid] - before.get(pid, 0.0) for pid in after]
         total = sum(served)
         shares = tuple(sorted(count / total for count in served)) if total else ()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import requests
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from tornado.netutil import bind_sockets
 
 from proxy.config import Config
 from proxy.http.admin import READY_TTL
 from proxy.http.server import Listeners
+from proxy.observe.metrics import Metrics
 from tests.harness import RunningProxy, Samples, free_port, get_all, metric, metric_samples, put
 from tests.images import quadrants
 
@@ -124,3 +127,33 @@ def test_admin_endpoints_on_their_own_listener(spy, bucket, s3, http):
         assert http.get(f"{admin}/earth.jpg").status_code == 404
     finally:
         proxy.stop()
+
+
+def test_workers_publish_their_values_for_the_others(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # what --processes sets for its workers
+    try:
+        metrics = Metrics()
+
+        def seen_by_another_worker() -> Samples:
+            registry = CollectorRegistry()
+            registry.register(MultiProcessCollector(None, str(tmp_path)))
+            return metric_samples(generate_latest(registry).decode())
+
+        metrics.requests.labels("200", "memory").inc()
+        metrics.request_seconds.labels("memory").observe(0.002)
+        assert metric(seen_by_another_worker(), "s3rp_requests_total", status="200", cache="memory") == 0
+        metrics.publish()  # every second, and at stop
+        seen = seen_by_another_worker()
+        assert metric(seen, "s3rp_requests_total", status="200", cache="memory") == 1
+        assert metric(seen, "s3rp_request_duration_seconds_bucket", cache="memory", le="0.001") == 0
+        assert metric(seen, "s3rp_request_duration_seconds_bucket", cache="memory", le="0.0025") == 1
+        assert metric(seen, "s3rp_request_duration_seconds_count", cache="memory") == 1
+        metrics.requests.labels("200", "memory").inc()
+        own = metric_samples(metrics.render().decode())  # a worker's own /metrics publishes its values first
+        assert metric(own, "s3rp_requests_total", status="200", cache="memory") == 2
+    finally:
+        monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    single = Metrics()  # one process again: values in memory, no files
+    single.requests.labels("200", "memory").inc()
+    assert metric(metric_samples(single.render().decode()), "s3rp_requests_total", status="200", cache="memory") == 1
+    assert len(list(tmp_path.iterdir())) == 3  # counter, histogram and gauge files of the worker above only

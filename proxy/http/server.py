@@ -194,9 +194,14 @@ class ProxyServer:
         if config.admin_port:
             app = tornado.web.Application(admin, hooks=self.hooks, log_function=self.hooks.log)
             self._admin_http = HTTPServer(app, max_body_size=MAX_BODY)
-        self._gauges = PeriodicCallback(self.hooks.refresh_gauges, 1000)
+        self._gauges = PeriodicCallback(self._publish_metrics, 1000)
         self.port = 0
         self.admin_port = 0
+
+    def _publish_metrics(self) -> None:
+        """Gauges read now, and this process's values written for the other workers (``--processes``)."""
+        self.hooks.refresh_gauges()
+        self.metrics.publish()
 
     def start(self, listeners: Listeners | None = None) -> int:
         """Start accepting on ``listeners`` (bound now if not given); returns the port (useful with port 0)."""
@@ -236,6 +241,7 @@ class ProxyServer:
         if not await self.service.drain_writes(max(0.0, deadline - loop.time())):
             log.warning("stopped with %d write-backs unfinished", self.service.pending_writes)
         self._gauges.stop()
+        self._publish_metrics()  # the last requests and write-backs, before the files are left
         for server in (self._http, self._admin_http):
             if server is None:
                 continue

@@ -1,17 +1,23 @@
 """Prometheus metrics of one proxy (prometheus_client), per process or shared by ``--processes`` workers.
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (the supervisor sets it for ``--processes`` > 1), every process writes
-its values to files there and ``/metrics`` on any worker reports the sum over all of them.
+its values to files there and ``/metrics`` on any worker reports the sum over all of them. prometheus_client's
+own multi-process store writes the file on every update (a counter and two histogram values per request);
+here updates stay in memory and ``publish()`` writes them, every second and before ``/metrics`` is answered,
+so another worker's figures are at most a second old.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
@@ -38,15 +44,88 @@ def process_exited(pid: int) -> None:
         mark_process_dead(pid, path)
 
 
+class _BufferedStore:
+    """A value store for prometheus_client in multi-process mode: values kept in memory, written to this
+    process's files (the layout ``MultiProcessCollector`` reads) by ``publish``."""
+
+    def __init__(self, directory: str) -> None:
+        self._directory = directory
+        self._files: dict[str, MmapedDict] = {}
+        self._dirty: set[_BufferedValue] = set()
+        self._lock = threading.Lock()  # render and S3 threads update metrics too
+
+    def value(
+        self,
+        typ: str,
+        metric_name: str,
+        name: str,
+        labelnames: Any,
+        labelvalues: Any,
+        help_text: str,
+        multiprocess_mode: str = "",
+        **_: Any,
+    ) -> _BufferedValue:
+        """prometheus_client's ``values.ValueClass``: one value of one metric."""
+        prefix = f"{typ}_{multiprocess_mode}" if typ == "gauge" else typ
+        file = self._files.get(prefix)
+        if file is None:
+            path = os.path.join(self._directory, f"{prefix}_{os.getpid()}.db")
+            file = self._files[prefix] = MmapedDict(path)
+        key = mmap_key(metric_name, name, labelnames, labelvalues, help_text)
+        with self._lock:
+            value = _BufferedValue(self, file, key)
+            file.write_value(key, 0.0, 0.0)  # listed from the start, as prometheus_client's own store does
+        return value
+
+    def changed(self, value: _BufferedValue) -> None:
+        self._dirty.add(value)  # called with the lock held
+
+    def publish(self) -> None:
+        with self._lock:
+            for value in self._dirty:
+                value.file.write_value(value.key, value.number, 0.0)
+            self._dirty.clear()
+
+
+class _BufferedValue:
+    _multiprocess = True
+
+    def __init__(self, store: _BufferedStore, file: MmapedDict, key: str) -> None:
+        self.store, self.file, self.key = store, file, key
+        self.number = 0.0
+
+    def inc(self, amount: float) -> None:
+        with self.store._lock:
+            self.number += amount
+            self.store.changed(self)
+
+    def set(self, value: float, timestamp: float | None = None) -> None:
+        with self.store._lock:
+            self.number = value
+            self.store.changed(self)
+
+    def get(self) -> float:
+        return self.number
+
+    def set_exemplar(self, exemplar: object) -> None:
+        return None  # no exemplars in multi-process mode (as in prometheus_client's own store)
+
+    def get_exemplar(self) -> None:
+        return None
+
+
 class Metrics:
     """The proxy's metrics; ``render()`` is the body of ``GET /metrics``."""
 
     def __init__(self) -> None:
-        self.multiprocess = multiprocess_dir() is not None
-        if self.multiprocess:
-            # prometheus_client picks its value store when first imported; pick again now that the
-            # directory is known (the supervisor sets it after the import).
-            values.ValueClass = values.get_value_class()
+        directory = multiprocess_dir()
+        self.multiprocess = directory is not None
+        self._store: _BufferedStore | None = None
+        # prometheus_client takes its value store from values.ValueClass when a metric is made.
+        values.ValueClass = values.MutexValue
+        if directory is not None:
+            self._store = _BufferedStore(directory)
+            values.ValueClass = self._store.value  # type: ignore[assignment,misc]
         reg = self._own = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "s3rp_requests",
@@ -99,10 +178,16 @@ class Metrics:
         for result in ("stored", "exists", "failed"):
             self.write_backs.labels(result)
 
+    def publish(self) -> None:
+        """Write this process's values to its files for the other workers' ``/metrics`` (multi-process only)."""
+        if self._store is not None:
+            self._store.publish()
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric (summed over all workers in multi-process mode)."""
         source: Collector = self._own
         if self.multiprocess:
+            self.publish()
             source = MultiProcessCollector(None)  # type: ignore[assignment]  # reads every worker's files
         output = CollectorRegistry(auto_describe=False)
         output.register(source)
