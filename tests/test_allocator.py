@@ -45,9 +45,10 @@ _ARENAS = textwrap.dedent(
 )
 
 
-def arenas(cap: int) -> tuple[str, int]:
+def fresh(script: str, value: int) -> tuple[str, int]:
+    """Run ``script`` in a fresh interpreter with ``value``; the state and the count it prints."""
     result = subprocess.run(
-        [sys.executable, "-c", _ARENAS, str(cap)],
+        [sys.executable, "-c", script, str(value)],
         cwd=ROOT,
         env=GLIBC_DEFAULTS,
         capture_output=True,
@@ -57,6 +58,10 @@ def arenas(cap: int) -> tuple[str, int]:
     )
     state, count = result.stdout.split()
     return state, int(count)
+
+
+def arenas(cap: int) -> tuple[str, int]:
+    return fresh(_ARENAS, cap)
 
 
 @pytest.mark.skipif(allocator._libc() is None, reason="glibc only")
@@ -100,17 +105,7 @@ _MAPPED = textwrap.dedent(
 
 
 def mapped_on_its_own(kib: int) -> tuple[str, int]:
-    result = subprocess.run(
-        [sys.executable, "-c", _MAPPED, str(kib)],
-        cwd=ROOT,
-        env=GLIBC_DEFAULTS,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    state, count = result.stdout.split()
-    return state, int(count)
+    return fresh(_MAPPED, kib)
 
 
 @pytest.mark.skipif(allocator._libc() is None, reason="glibc only")

@@ -41,25 +41,23 @@ def _libc() -> ctypes.CDLL | None:
 
 def limit_arenas(count: int) -> bool:
     """Cap glibc's malloc arenas at ``count`` (0: leave them alone); whether the cap was set."""
-    if count <= 0:
-        return False
-    libc = _libc()
-    if libc is None:
-        log.info("not glibc: --malloc-arenas does nothing here")
-        return False
-    return bool(libc.mallopt(M_ARENA_MAX, count))
+    return _mallopt(M_ARENA_MAX, count, "--malloc-arenas")
 
 
 def fix_mmap_threshold(kib: int) -> bool:
     """Map blocks of ``kib`` KiB and more on their own, at a threshold glibc no longer raises (0: leave glibc's
     dynamic one); whether it was set."""
-    if kib <= 0:
+    return _mallopt(M_MMAP_THRESHOLD, kib * 1024, "--malloc-mmap-threshold-kb")
+
+
+def _mallopt(param: int, value: int, flag: str) -> bool:
+    if value <= 0:
         return False
     libc = _libc()
     if libc is None:
-        log.info("not glibc: --malloc-mmap-threshold-kb does nothing here")
+        log.info("not glibc: %s does nothing here", flag)
         return False
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, kib * 1024))
+    return bool(libc.mallopt(param, value))
 
 
 def trim() -> bool:
