@@ -8,9 +8,11 @@ then runs ``--threads`` clients (16) for ``--minutes`` with this mix:
     (If-None-Match of a hot thumbnail), 5% bad keys (400), 5% thumbnails of missing originals (404)
 
 It samples the RSS of every proxy process each second and prints requests, statuses, p50/p99, RSS at start,
-mid, end and peak. It fails (exit 1) when any answer is a 5xx or a connection error, or when any process's RSS
-grows more than 10% over the second half (the median of the last minute against the median of the minute
-around the middle, so that one render's spike is not growth). ``--json FILE`` keeps the samples.
+mid, end and peak, and what the memory LRUs hold at the end. It fails (exit 1) when any answer is a 5xx or a
+connection error, when any process's RSS grows more than 10% over the second half (the median of the last
+minute against the median of the minute around the middle, so that one render's spike is not growth), or when
+the processes together peak above the memory budget of the configuration (proxy/daemon/budget.py).
+``--json FILE`` keeps the samples.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.photos import wallpapers
 from bench.procs import machine_busy, median, moto, proxy, rss_kib, s3_client, tree
+from proxy.config import load
+from proxy.daemon.budget import budget
 
 BUCKET = "bench-soak"
 PHOTOS = 30
@@ -108,9 +112,10 @@ class Client(threading.Thread):
             return f"/missing/nothing-{self.random.randrange(10**9)}_100x100.jpg", {}
         key = self.random.choice(self.keys)
         with self.lock:  # a size never asked for this original: a real miss (S3 lookup, GET, render, PUT)
-            self.fresh[key] += 1
             n = self.fresh[key]
-        return f"/{key.removesuffix('.jpg')}_{100 + n}x{60 + n % 500}.jpg", {}
+            self.fresh[key] += 1
+        width, height = fresh_size(n)
+        return f"/{key.removesuffix('.jpg')}_{width}x{height}.jpg", {}
 
     def send(self, path: str, headers: dict[str, str]) -> int:
         if self.conn is None:
@@ -128,12 +133,40 @@ class Client(threading.Thread):
             self.conn = None
 
 
+def fresh_size(n: int) -> tuple[int, int]:
+    """The ``n``-th size asked of one original: never the same twice (for n < 250,000), and drawn from the same
+    spread (100-599 x 60-559) all along. Sizes that grew with ``n`` made later misses cost more memory than
+    early ones, which a soak would read as growth."""
+    return 100 + (7 * n) % 500, 60 + (13 * n + 101 * (n // 500)) % 500
+
+
 def sample_rss(pid: int, samples: list[tuple[float, dict[int, int]]], stop: threading.Event, started: float) -> None:
     """RSS (KiB) of the proxy and its workers, once a second."""
     while True:
         samples.append((time.monotonic() - started, {p: rss_kib(p)["VmRSS"] for p in tree(pid)}))
         if stop.wait(1.0):
             return
+
+
+def budget_mib(options: list[str]) -> float:
+    """The memory budget (proxy/daemon/budget.py) of serve with these options, all its processes together."""
+    flags = dict(option.removeprefix("--").split("=", 1) for option in options)
+    config = load({"bucket": BUCKET, **flags}, environ={})
+    return budget(config).service(config.process_count)
+
+
+def cache_bytes(port: int) -> float:
+    """What the memory LRUs hold now (``s3rp_memory_cache_bytes``, summed over workers), MiB."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    for line in text.splitlines():
+        if line.startswith("s3rp_memory_cache_bytes"):
+            return float(line.rpartition(" ")[2]) / 2**20
+    return 0.0
 
 
 def rss_at(samples: list[tuple[float, dict[int, int]]], pid: int, start: float, end: float) -> float:
@@ -196,7 +229,8 @@ def main() -> int:
             seconds = time.monotonic() - started
             load = (machine_busy() - busy) / seconds
             alive = process.poll() is None
-    return report(args, options, tally, samples, seconds, load, alive)
+            cached = cache_bytes(port) if alive else 0.0
+    return report(args, options, tally, samples, seconds, load, alive, cached)
 
 
 def report(
@@ -207,6 +241,7 @@ def report(
     seconds: float,
     load: float,
     alive: bool,
+    cached: float,
 ) -> int:
     total = sum(tally.statuses.values())
     latencies = sorted(tally.latencies)
@@ -247,7 +282,11 @@ def report(
         if growth > GROWTH_LIMIT:
             failures.append(f"pid {pid} grew {growth:+.1%} over the second half")
     totals = [sum(rss.values()) / 1024 for _, rss in samples]
-    print(f"RSS of all processes: start {totals[0]:.0f} MiB, peak {max(totals):.0f} MiB")
+    allowed = budget_mib(options)
+    print(f"RSS of all processes: start {totals[0]:.0f} MiB, peak {max(totals):.0f} MiB; budget {allowed:,.0f} MiB")
+    if max(totals) > allowed:
+        failures.append(f"peak RSS {max(totals):.0f} MiB is over the budget of {allowed:,.0f} MiB")
+    print(f"memory LRU at the end: {cached:.0f} MiB (all workers)")
     if args.json:
         Path(args.json).write_text(json.dumps({"samples": samples, "statuses": tally.statuses, "rows": rows}))
     print("FAILED: " + "; ".join(failures) if failures else "passed")
