@@ -403,10 +403,12 @@ def test_two_watchers_share_the_work_of_warm_queue_url(moto_url, s3, bucket, cap
         out = capsys.readouterr().out
         assert f"warm: {count} originals: {count} queued, 0 already complete, 0 not queued" in out
         assert f"thumbnails: {2 * count - 1} for the watchers to make" in out
-        wait_until(lambda: sum(w.events("warm") for w in watchers) == count and queue.counts() == (0, 0))
+        # SQS delivers at least once: two watchers receiving at the same moment may both get one message (moto
+        # does it too, about one run in ten here). The second pass finds the thumbnails stored (412): harmless.
+        wait_until(lambda: sum(w.events("warm") for w in watchers) >= count and queue.counts() == (0, 0))
         thumbnails = {key for key in stored_keys(s3, bucket) if "_" in key}
         assert len(thumbnails) == 2 * count  # the bucket is complete
-        for key in thumbnails - {"p/000_40x40.jpg"}:  # each made once, by one watcher or the other
+        for key in thumbnails - {"p/000_40x40.jpg"}:  # each stored once, by one watcher or the other
             assert sum(spy.count("PUT", f"/{key}", 200) for spy in spies) == 1, key
         assert s3.get_object(Bucket=bucket, Key="p/000_40x40.jpg")["Body"].read() == solid(40, 40)
     finally:

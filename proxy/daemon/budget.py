@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from proxy.config import Config
 
-# RSS of a worker with Tornado, botocore (with the S3 model), Pillow and pillow-heif loaded, its caches empty: 51 MiB
-# at start, about 65 after its first renders (bench/RESULTS.md, "Memory"); rounded up.
+# RSS of a worker with Tornado, botocore (with the S3 model), Pillow and pillow-heif loaded: 51 MiB at start; 97
+# in bench/soak.py once its hot set was made, 32 of them the originals cache (bench/RESULTS.md, "Memory").
 BASE_MB = 80
 # What the parent of --processes workers holds (it serves nothing): measured 49 MiB, rounded up.
 PARENT_MB = 60
