@@ -91,6 +91,9 @@ def test_every_picture_loads_at_its_expected_size(browser, demo):
     assert sizes["camera_160x160_fit.jpg"] == (160, 107)
     assert browser.execute_script("return document.body.dataset.failed") == "0"
     assert browser.execute_script("return document.querySelectorAll('.tile').length") == len(tiles)
+    # The console shows no error for the page itself: no request for an icon the bucket does not have.
+    logged = demo.log_path.read_text()
+    assert "photos/sunset_160x160_fit.jpg" in logged and "favicon.ico" not in logged
 
 
 def test_a_key_typed_in_the_box_shows_the_result_and_its_headers(browser, demo):
