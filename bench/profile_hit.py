@@ -25,13 +25,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tornado.httpclient import AsyncHTTPClient
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
-from bench.bare import bare_app
-from bench.photos import wallpapers
-from bench.procs import AWS_ENV, machine_busy, moto, s3_client
+def _import_proxy_from(argv: list[str]) -> None:
+    """``--root``: import the ``proxy`` package from that checkout before anything here imports ours (the bench
+    helpers import it; once imported, its submodules come from the same checkout)."""
+    roots = [arg.split("=", 1)[1] for arg in argv if arg.startswith("--root=")]
+    roots += [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--root"]
+    if roots:
+        sys.path.insert(0, str(Path(roots[-1]).resolve()))
+        import proxy
+
+        sys.path.pop(0)
+        assert Path(proxy.__file__).resolve().parent.parent == Path(roots[-1]).resolve(), proxy.__file__
+
+
+_import_proxy_from(sys.argv[1:])
+
+from tornado.httpclient import AsyncHTTPClient  # noqa: E402
+from tornado.httpserver import HTTPServer  # noqa: E402
+from tornado.netutil import bind_sockets  # noqa: E402
+
+from bench.bare import bare_app  # noqa: E402
+from bench.photos import wallpapers  # noqa: E402
+from bench.procs import AWS_ENV, machine_busy, moto, s3_client  # noqa: E402
 
 BUCKET = "bench-profile"
 GROUPS = (  # first match wins: a path fragment -> the group it is counted in
@@ -74,7 +90,6 @@ def main() -> int:
     parser.add_argument("--if-none-match", action="store_true", help="profile 304 answers")
     parser.add_argument("--bare", action="store_true", help="profile the bare handler (bench/bare.py) instead")
     args = parser.parse_args()
-    sys.path.insert(0, args.root)  # the proxy to profile: this checkout's or another's
     photo = wallpapers()[(2560, 1600)][0]
     with moto() as (endpoint, _), tempfile.TemporaryDirectory() as tmp:
         s3 = s3_client(endpoint)

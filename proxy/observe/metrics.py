@@ -52,7 +52,7 @@ class _BufferedStore:
         self._directory = directory
         self._files: dict[str, MmapedDict] = {}
         self._dirty: set[_BufferedValue] = set()
-        self._lock = threading.Lock()  # render and S3 threads update metrics too
+        self.lock = threading.Lock()  # render and S3 threads update metrics too
 
     def value(
         self,
@@ -72,7 +72,7 @@ class _BufferedStore:
             path = os.path.join(self._directory, f"{prefix}_{os.getpid()}.db")
             file = self._files[prefix] = MmapedDict(path)
         key = mmap_key(metric_name, name, labelnames, labelvalues, help_text)
-        with self._lock:
+        with self.lock:
             value = _BufferedValue(self, file, key)
             file.write_value(key, 0.0, 0.0)  # listed from the start, as prometheus_client's own store does
         return value
@@ -81,7 +81,7 @@ class _BufferedStore:
         self._dirty.add(value)  # called with the lock held
 
     def publish(self) -> None:
-        with self._lock:
+        with self.lock:
             for value in self._dirty:
                 value.file.write_value(value.key, value.number, 0.0)
             self._dirty.clear()
@@ -95,12 +95,12 @@ class _BufferedValue:
         self.number = 0.0
 
     def inc(self, amount: float) -> None:
-        with self.store._lock:
+        with self.store.lock:
             self.number += amount
             self.store.changed(self)
 
     def set(self, value: float, timestamp: float | None = None) -> None:
-        with self.store._lock:
+        with self.store.lock:
             self.number = value
             self.store.changed(self)
 
