@@ -27,7 +27,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -158,75 +157,18 @@ def proxy_round(
 
 def limit_round(endpoint: str, keys: list[str], thumb: str, prefix: str) -> dict[str, float]:
     """bench/run.py's in-process limit, with the same accounts."""
-    from proxy.config import Config
-    from proxy.imaging.render import RenderOptions, render_many
-    from proxy.keys import parse_thumbnail
-    from proxy.stored import thumbnail_write
+    from bench.run import Limit
 
-    config = Config.defaults(bucket=BUCKET)
-    client: Any = s3_client(endpoint)
-    options = RenderOptions.from_config(config)
     accounts = Accounts()
-    io_pool = ThreadPoolExecutor(config.io_threads)
-    render_pool = ThreadPoolExecutor(config.render_thread_count)
-
-    def get(key: str) -> tuple[bytes, str]:
-        found = client.get_object(Bucket=BUCKET, Key=key)
-        return found["Body"].read(), found["ETag"]
-
-    def put(key: str, body: bytes, content_type: str, source: str, etag: str) -> None:
-        params = thumbnail_write(
-            content_type=content_type,
-            source_key=source,
-            source_etag=etag,
-            cache_control=config.thumbnail_cache_control,
-            storage_class=config.thumbnail_storage_class,
-        )
-        client.put_object(
-            Bucket=BUCKET,
-            Key=key,
-            Body=body,
-            ContentType=params.content_type,
-            CacheControl=params.cache_control,
-            StorageClass=params.storage_class,
-            Metadata=dict(params.metadata),
-            Tagging=params.tagging,
-            IfNoneMatch="*",
-        )
-
-    timed_get = accounts.timed(lambda _: "original", get)
-    timed_render = accounts.timed(lambda _: "render", render_many)
-    timed_put = accounts.timed(lambda _: "put", put)
-
-    async def run(batch: list[str], into: str) -> None:
-        loop = asyncio.get_running_loop()
-        queue = list(reversed(batch))
-
-        async def worker() -> None:
-            while queue:
-                key = queue.pop()
-                spec = parse_thumbnail(key.removesuffix(".jpg") + thumb)
-                assert spec is not None
-                data, etag = await loop.run_in_executor(io_pool, timed_get, key)
-                [made] = await loop.run_in_executor(
-                    render_pool, partial(timed_render, data, [spec], options, focus=None)
-                )
-                await loop.run_in_executor(
-                    io_pool, timed_put, f"{into}/{spec.key}", made.body, made.content_type, key, etag
-                )
-
-        await asyncio.gather(*(worker() for _ in range(4)))
-
+    limit = Limit(endpoint, wrap=lambda part, step: accounts.timed(lambda _: part, step))
     try:
-        asyncio.run(run(keys[-1:], f"{prefix}-warm-up"))  # botocore's models, Pillow's plugins: not counted
+        asyncio.run(limit.run(keys[-1:], thumb, f"{prefix}-warm-up", 4))  # botocore's models, Pillow's plugins
         accounts.spent.clear()
         times = user_system()
-        asyncio.run(run(keys, prefix))
+        asyncio.run(limit.run(keys, thumb, prefix, 4))
         user, system = (b - a for a, b in zip(times, user_system(), strict=True))
     finally:
-        io_pool.shutdown()
-        render_pool.shutdown()
-        client.close()
+        limit.close()
     return {**{part: accounts.spent.get(part, 0.0) for part in PARTS}, "user": user, "system": system}
 
 

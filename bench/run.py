@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from functools import partial
 from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -441,29 +442,35 @@ def proxy_misses(url: str, pids: list[int], keys: list[str], thumb: str, concurr
     return MissSample(len(keys), window.seconds, window.total(pids), window.others_share)
 
 
-def limit_misses(endpoint: str, keys: list[str], thumb: str, concurrency: int, prefix: str) -> MissSample:
-    """The same work in this process without HTTP: botocore GET, the proxy's render, botocore PUT (the same
-    parameters; under ``prefix`` so that the proxy's keys stay misses), render threads as the proxy's."""
-    config = Config.defaults(bucket=BUCKET)
-    client = s3_client(endpoint)
-    options = RenderOptions.from_config(config)
-    io_pool = ThreadPoolExecutor(config.io_threads)
-    render_pool = ThreadPoolExecutor(config.render_thread_count)
-    conditional = {"IfNoneMatch": "*"}
+class Limit:
+    """The in-process limit: the proxy's work on a miss without HTTP. A botocore GET of the original, the proxy's
+    render, a botocore PUT with the same write parameters (under ``into`` so that the proxy's keys stay misses),
+    render threads as the proxy's. ``wrap(part, step)`` may wrap each step: "original", "render", "put"."""
 
-    def get(key: str) -> tuple[bytes, str]:
-        found = client.get_object(Bucket=BUCKET, Key=key)  # type: ignore[attr-defined]
+    def __init__(self, endpoint: str, wrap: Callable[[str, Callable[..., Any]], Callable[..., Any]] | None = None):
+        self.config = Config.defaults(bucket=BUCKET)
+        self.client: Any = s3_client(endpoint)
+        self.options = RenderOptions.from_config(self.config)
+        self.io_pool = ThreadPoolExecutor(self.config.io_threads)
+        self.render_pool = ThreadPoolExecutor(self.config.render_thread_count)
+        wrap = wrap or (lambda _part, step: step)
+        self.get = wrap("original", self._get)
+        self.render = wrap("render", partial(render_many, focus=None))
+        self.put = wrap("put", self._put)
+
+    def _get(self, key: str) -> tuple[bytes, str]:
+        found = self.client.get_object(Bucket=BUCKET, Key=key)
         return found["Body"].read(), found["ETag"]
 
-    def put(key: str, body: bytes, content_type: str, source: str, etag: str) -> None:
+    def _put(self, key: str, body: bytes, content_type: str, source: str, etag: str) -> None:
         params = thumbnail_write(
             content_type=content_type,
             source_key=source,
             source_etag=etag,
-            cache_control=config.thumbnail_cache_control,
-            storage_class=config.thumbnail_storage_class,
+            cache_control=self.config.thumbnail_cache_control,
+            storage_class=self.config.thumbnail_storage_class,
         )
-        client.put_object(  # type: ignore[attr-defined]
+        self.client.put_object(
             Bucket=BUCKET,
             Key=key,
             Body=body,
@@ -472,10 +479,11 @@ def limit_misses(endpoint: str, keys: list[str], thumb: str, concurrency: int, p
             StorageClass=params.storage_class,
             Metadata=dict(params.metadata),
             Tagging=params.tagging,
-            **conditional,
+            IfNoneMatch="*",
         )
 
-    async def run(batch: list[str], into: str) -> None:
+    async def run(self, batch: list[str], thumb: str, into: str, concurrency: int) -> None:
+        """The thumbnails ``thumb`` of every original in ``batch``, ``concurrency`` at a time."""
         loop = asyncio.get_running_loop()
         queue = list(reversed(batch))
 
@@ -484,26 +492,32 @@ def limit_misses(endpoint: str, keys: list[str], thumb: str, concurrency: int, p
                 key = queue.pop()
                 spec = parse_thumbnail(key.removesuffix(".jpg") + thumb)
                 assert spec is not None
-                data, etag = await loop.run_in_executor(io_pool, get, key)
-                [made] = await loop.run_in_executor(
-                    render_pool, partial(render_many, focus=None), data, [spec], options
+                data, etag = await loop.run_in_executor(self.io_pool, self.get, key)
+                [made] = await loop.run_in_executor(self.render_pool, self.render, data, [spec], self.options)
+                await loop.run_in_executor(
+                    self.io_pool, self.put, f"{into}/{spec.key}", made.body, made.content_type, key, etag
                 )
-                await loop.run_in_executor(io_pool, put, f"{into}/{spec.key}", made.body, made.content_type, key, etag)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
+    def close(self) -> None:
+        self.io_pool.shutdown()
+        self.render_pool.shutdown()
+        self.client.close()
+
+
+def limit_misses(endpoint: str, keys: list[str], thumb: str, concurrency: int, prefix: str) -> MissSample:
+    """The thumbnails of ``keys`` made by the in-process limit; this process's CPU."""
+    limit = Limit(endpoint)
     try:
-        asyncio.run(
-            run(keys[-1:], f"{prefix}-warm-up")
-        )  # first calls load botocore's models and Pillow's plugins: not timed
+        # First calls load botocore's models and Pillow's plugins: not timed.
+        asyncio.run(limit.run(keys[-1:], thumb, f"{prefix}-warm-up", concurrency))
         with Window(HELPERS) as window:
-            asyncio.run(run(keys, prefix))
+            asyncio.run(limit.run(keys, thumb, prefix, concurrency))
         window.settle()
         return MissSample(len(keys), window.seconds, window.own, window.others_share)  # this process's CPU
     finally:
-        io_pool.shutdown()
-        render_pool.shutdown()
-        client.close()  # type: ignore[attr-defined]
+        limit.close()
 
 
 def measure_misses(
