@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,13 +44,18 @@ AWS_ENV = {
 # ---- /proc ----------------------------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (all its threads) so far; 0 once it is gone."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU of a process (all its threads) so far, seconds; 0 once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
+        return 0.0, 0.0
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads) so far; 0 once it is gone."""
+    return sum(cpu_times(pid))
 
 
 def children(pid: int) -> list[int]:
@@ -266,6 +272,14 @@ def _percentile(out: str, which: str) -> float:
 
 
 # ---- the proxy's per-worker request counts (its multi-process metrics files) --------------------------------
+
+
+def metric_total(url: str, name: str) -> float:
+    """The sum of every sample of ``name`` on the server's /metrics, whatever its labels (workers, results)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    prefixes = (f"{name}{{", f"{name} ")
+    return sum(float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(prefixes))
 
 
 def requests_by_worker(metrics_dir: str) -> dict[int, float]:

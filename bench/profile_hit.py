@@ -29,14 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def _import_proxy_from(argv: list[str]) -> None:
     """``--root``: import the ``proxy`` package from that checkout before anything here imports ours (the bench
     helpers import it; once imported, its submodules come from the same checkout)."""
-    roots = [arg.split("=", 1)[1] for arg in argv if arg.startswith("--root=")]
-    roots += [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--root"]
-    if roots:
-        sys.path.insert(0, str(Path(roots[-1]).resolve()))
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--root")
+    root = early.parse_known_args(argv)[0].root
+    if root:
+        sys.path.insert(0, str(Path(root).resolve()))
         import proxy
 
         sys.path.pop(0)
-        assert Path(proxy.__file__).resolve().parent.parent == Path(roots[-1]).resolve(), proxy.__file__
+        assert Path(proxy.__file__).resolve().parent.parent == Path(root).resolve(), proxy.__file__
 
 
 _import_proxy_from(sys.argv[1:])

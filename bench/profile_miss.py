@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.photos import wallpapers  # noqa: E402
-from bench.procs import AWS_ENV, TICK, free_port, moto, s3_client, wait_listening  # noqa: E402
+from bench.procs import AWS_ENV, cpu_times, free_port, moto, s3_client, wait_listening  # noqa: E402
 
 BUCKET = "bench-images"  # bench.run.upload writes there
 PARTS = ("lookup", "original", "render", "put")
@@ -112,11 +112,11 @@ def serve_instrumented(argv: list[str], accounts_file: str) -> int:
 
 
 def user_system(pid: int | None = None) -> tuple[float, float]:
+    """User and system CPU seconds of ``pid``, or of this process."""
     if pid is None:
         times = os.times()
         return times.user, times.system
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return int(fields[11]) / TICK, int(fields[12]) / TICK
+    return cpu_times(pid)
 
 
 def wait_stored(s3: Any, keys: list[str]) -> None:

@@ -58,6 +58,7 @@ from bench.procs import (  # noqa: E402
     cpu_model,
     free_port,
     machine_busy,
+    metric_total,
     moto,
     proxy,
     requests_by_worker,
@@ -423,11 +424,7 @@ async def fetch_all(urls: list[str], concurrency: int) -> list[int]:
 
 def write_backs(url: str) -> float:
     """Write-backs finished so far (stored, exists or failed), summed over workers, from /metrics."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as response:
-        text = response.read().decode()
-    return sum(
-        float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith("s3rp_write_backs_total{")
-    )
+    return metric_total(url, "s3rp_write_backs_total")
 
 
 def proxy_misses(url: str, pids: list[int], keys: list[str], thumb: str, concurrency: int) -> MissSample:

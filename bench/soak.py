@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.photos import wallpapers
-from bench.procs import machine_busy, median, moto, proxy, rss_kib, s3_client, tree
+from bench.procs import machine_busy, median, metric_total, moto, proxy, rss_kib, s3_client, tree
 from proxy.config import load
 from proxy.daemon.budget import budget
 
@@ -160,20 +160,6 @@ def budget_mib(options: list[str]) -> float:
     return budget(config).service(config.process_count)
 
 
-def cache_bytes(port: int) -> float:
-    """What the memory LRUs hold now (``s3rp_memory_cache_bytes``, summed over workers), MiB."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode()
-    finally:
-        conn.close()
-    for line in text.splitlines():
-        if line.startswith("s3rp_memory_cache_bytes"):
-            return float(line.rpartition(" ")[2]) / 2**20
-    return 0.0
-
-
 def rss_at(samples: list[tuple[float, dict[int, int]]], pid: int, start: float, end: float) -> tuple[float, float]:
     """The floor (10th percentile) and the median of ``pid``'s RSS samples between two times, MiB."""
     values = sorted(rss[pid] for at, rss in samples if start <= at <= end and rss.get(pid))
@@ -237,7 +223,7 @@ def main() -> int:
             seconds = time.monotonic() - started
             load = (machine_busy() - busy) / seconds
             alive = process.poll() is None
-            cached = cache_bytes(port) if alive else 0.0
+            cached = metric_total(url, "s3rp_memory_cache_bytes") / 2**20 if alive else 0.0  # all workers
     return report(args, options, tally, samples, seconds, load, alive, cached)
 
 
