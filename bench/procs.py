@@ -21,10 +21,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from proxy.stored import WriteParams  # noqa: E402
 from tests.harness import free_port as free_port  # noqa: E402  (re-exported: the benchmarks' helpers are here)
 
 LOGS = ROOT / "bench" / "out"  # children's logs (git-ignored)
@@ -213,6 +215,21 @@ def s3_client(endpoint: str) -> object:
         aws_access_key_id="bench",
         aws_secret_access_key="bench",
         config=BotoConfig(max_pool_connections=32),
+    )
+
+
+def put_thumbnail(client: Any, bucket: str, key: str, body: bytes, params: WriteParams) -> None:
+    """A PUT with the write-back's parameters and ``If-None-Match: *``, as proxy/storage/s3.py makes it."""
+    client.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=body,
+        ContentType=params.content_type,
+        CacheControl=params.cache_control,
+        StorageClass=params.storage_class,
+        Metadata=dict(params.metadata),
+        Tagging=params.tagging,
+        IfNoneMatch="*",
     )
 
 

@@ -11,6 +11,8 @@ request ids, the access log written to a file) and the baselines as child proces
 3. misses with ``--processes=2`` at concurrency 4 against the in-process limit doing the same work without
    HTTP (a botocore GET of the original, the proxy's render, a botocore PUT with the same write parameters),
    as thumbnails per second (until every write-back has landed) and CPU per thumbnail (the proxy's processes);
+   beside them, what the S3 server and the load generator spent per thumbnail on the same cores, and the most
+   thumbnails per second the whole machine's CPU then allows the proxy;
 4. coalescing: 50 identical concurrent misses -> GETs of the original and PUTs seen by S3;
 5. peak RSS of a fresh proxy after 32 concurrent distinct misses of 5120x2880 photos.
 
@@ -61,6 +63,7 @@ from bench.procs import (  # noqa: E402
     metric_total,
     moto,
     proxy,
+    put_thumbnail,
     requests_by_worker,
     rss_kib,
     s3_client,
@@ -83,6 +86,11 @@ OTHERS_LIMIT = 0.10  # others' CPU share of the machine above which a measuremen
 BARE_FLOOR = 0.70  # the bare handler below this share of its quiet figure: the machine was not quiet
 CONNECTIONS = 16
 HELPERS: list[int] = []  # our own servers that are not measured (moto): their CPU is not "others'"
+
+
+def helpers_cpu(window: Window) -> float:
+    """CPU seconds of the HELPERS (the S3 server) in ``window``."""
+    return sum(window.cpu[pid] for pid in HELPERS)
 
 
 # ---- one measurement ------------------------------------------------------------------------------------------
@@ -139,6 +147,8 @@ class MissSample:
     seconds: float
     cpu: float  # CPU seconds of the contender's processes
     others: float
+    server: float = 0.0  # CPU seconds of the S3 server (moto, on the same cores)
+    client: float = 0.0  # CPU seconds of the load generator (this process), when it is not the contender
 
     @property
     def rate(self) -> float:
@@ -147,6 +157,19 @@ class MissSample:
     @property
     def cpu_ms(self) -> float:
         return 1000 * self.cpu / self.thumbnails
+
+    @property
+    def server_ms(self) -> float:
+        return 1000 * self.server / self.thumbnails
+
+    @property
+    def client_ms(self) -> float:
+        return 1000 * self.client / self.thumbnails
+
+    @property
+    def machine_ms(self) -> float:
+        """CPU of the whole machine per thumbnail: the contender, the S3 server and the load generator."""
+        return self.cpu_ms + self.server_ms + self.client_ms
 
 
 # ---- a figure: rounds of contender vs baseline -------------------------------------------------------------
@@ -436,7 +459,9 @@ def proxy_misses(url: str, pids: list[int], keys: list[str], thumb: str, concurr
             time.sleep(0.01)  # polled only after the last answer: a few scrapes, counted against the proxy
     window.settle()
     assert statuses == [200] * len(keys), statuses
-    return MissSample(len(keys), window.seconds, window.total(pids), window.others_share)
+    return MissSample(
+        len(keys), window.seconds, window.total(pids), window.others_share, helpers_cpu(window), window.own
+    )
 
 
 class Limit:
@@ -467,17 +492,7 @@ class Limit:
             cache_control=self.config.thumbnail_cache_control,
             storage_class=self.config.thumbnail_storage_class,
         )
-        self.client.put_object(
-            Bucket=BUCKET,
-            Key=key,
-            Body=body,
-            ContentType=params.content_type,
-            CacheControl=params.cache_control,
-            StorageClass=params.storage_class,
-            Metadata=dict(params.metadata),
-            Tagging=params.tagging,
-            IfNoneMatch="*",
-        )
+        put_thumbnail(self.client, BUCKET, key, body, params)
 
     async def run(self, batch: list[str], thumb: str, into: str, concurrency: int) -> None:
         """The thumbnails ``thumb`` of every original in ``batch``, ``concurrency`` at a time."""
@@ -512,7 +527,8 @@ def limit_misses(endpoint: str, keys: list[str], thumb: str, concurrency: int, p
         with Window(HELPERS) as window:
             asyncio.run(limit.run(keys, thumb, prefix, concurrency))
         window.settle()
-        return MissSample(len(keys), window.seconds, window.own, window.others_share)  # this process's CPU
+        # This process is the contender: its CPU is the limit's.
+        return MissSample(len(keys), window.seconds, window.own, window.others_share, helpers_cpu(window))
     finally:
         limit.close()
 
@@ -553,14 +569,25 @@ def measure_misses(
             wall.add(results["proxy"].rate, results["limit"].rate, results["proxy"].others, results["limit"].others)
             cpu.add(results["proxy"].cpu_ms, results["limit"].cpu_ms)
             print(
-                f"misses round {round_ + 1}: proxy {results['proxy'].rate:.1f}/s {results['proxy'].cpu_ms:.0f} ms CPU, "
-                f"limit {results['limit'].rate:.1f}/s {results['limit'].cpu_ms:.0f} ms CPU",
+                f"misses round {round_ + 1}: proxy {results['proxy'].rate:.1f}/s {results['proxy'].cpu_ms:.0f} ms CPU "
+                f"(S3 server {results['proxy'].server_ms:.0f} ms), limit {results['limit'].rate:.1f}/s "
+                f"{results['limit'].cpu_ms:.0f} ms CPU (S3 server {results['limit'].server_ms:.0f} ms)",
                 flush=True,
             )
     wall.detail = f"({_values([s.rate for s in proxies], 1)} vs {_values([s.rate for s in limits], 1)}/s)"
     cpu.detail = f"({_values([s.cpu_ms for s in proxies], 1)} vs {_values([s.cpu_ms for s in limits], 1)} ms)"
     cpu.others = list(wall.others)
-    return [wall, cpu]
+    # Here the S3 server and the load generator share the cores: what the proxy's wall rate can be when they are busy.
+    ceiling = [CORES / (x.machine_ms / 1000) / y.rate for x, y in zip(proxies, limits, strict=True)]
+    note = (
+        f"Misses: the S3 server (moto, on the same cores) spends {_values([s.server_ms for s in proxies], 1)} ms per "
+        f"thumbnail for the proxy and {_values([s.server_ms for s in limits], 1)} for the limit (the proxy's lookup "
+        f"of the thumbnail key is one request more, and moto closes every connection), the load generator "
+        f"{_values([s.client_ms for s in proxies], 1)} ms; the machine {_values([s.machine_ms for s in proxies], 1)} "
+        f"against {_values([s.machine_ms for s in limits], 1)} ms per thumbnail, so with all {CORES} cores busy the "
+        f"proxy can make at most {spread(ceiling)}x the limit's thumbnails per second."
+    )
+    return [wall, cpu, note]
 
 
 # ---- 4 and 5: coalescing and peak RSS -------------------------------------------------------------------------
