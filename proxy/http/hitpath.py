@@ -44,9 +44,7 @@ class HitPath(httputil.HTTPServerConnectionDelegate):
         self._date = (0, "")
         self.answered = 0  # requests answered here (the tests check which path answered)
 
-    def start_request(
-        self, server_conn: object, request_conn: httputil.HTTPConnection
-    ) -> httputil.HTTPMessageDelegate:
+    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         return _Request(self, server_conn, request_conn)
 
     def on_close(self, server_conn: object) -> None:
