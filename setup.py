@@ -25,7 +25,7 @@ setup(
             "pytest>=8",
             "pytest-timeout>=2.3",
             "requests>=2.31",
-            "ruff>=0.6",
+            "ruff>=0.17,<0.18",  # CI checks formatting too: a minor release may restyle it
             "selenium>=4.20",  # tests/test_demo_page.py drives Debian's chromium through chromedriver
         ],
     },
