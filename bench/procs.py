@@ -140,7 +140,8 @@ class Window:
         return self.others / (CORES * self.seconds) if self.seconds else 0.0
 
     def total(self, pids: list[int] | None = None) -> float:
-        return sum(self.cpu[pid] for pid in (pids or self.pids))
+        """CPU seconds of ``pids`` (all the watched processes when None; none for an empty list)."""
+        return sum(self.cpu[pid] for pid in (self.pids if pids is None else pids))
 
 
 # ---- child processes ------------------------------------------------------------------------------------------

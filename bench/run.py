@@ -88,11 +88,6 @@ CONNECTIONS = 16
 HELPERS: list[int] = []  # our own servers that are not measured (moto): their CPU is not "others'"
 
 
-def helpers_cpu(window: Window) -> float:
-    """CPU seconds of the HELPERS (the S3 server) in ``window``."""
-    return sum(window.cpu[pid] for pid in HELPERS)
-
-
 # ---- one measurement ------------------------------------------------------------------------------------------
 
 
@@ -460,7 +455,7 @@ def proxy_misses(url: str, pids: list[int], keys: list[str], thumb: str, concurr
     window.settle()
     assert statuses == [200] * len(keys), statuses
     return MissSample(
-        len(keys), window.seconds, window.total(pids), window.others_share, helpers_cpu(window), window.own
+        len(keys), window.seconds, window.total(pids), window.others_share, window.total(HELPERS), window.own
     )
 
 
@@ -528,7 +523,7 @@ def limit_misses(endpoint: str, keys: list[str], thumb: str, concurrency: int, p
             asyncio.run(limit.run(keys, thumb, prefix, concurrency))
         window.settle()
         # This process is the contender: its CPU is the limit's.
-        return MissSample(len(keys), window.seconds, window.own, window.others_share, helpers_cpu(window))
+        return MissSample(len(keys), window.seconds, window.own, window.others_share, window.total(HELPERS))
     finally:
         limit.close()
 
