@@ -46,7 +46,7 @@ class Accounts:
 
     def __init__(self) -> None:
         self.spent: dict[str, float] = defaultdict(float)
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # the SIGUSR1 handler may run in a thread that holds it
 
     def timed(self, part: Callable[[Any], str], fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` wrapped: its thread's CPU is added to ``part(result or exception)``."""
@@ -100,9 +100,14 @@ def serve_instrumented(argv: list[str], accounts_file: str) -> int:
 
     gc.callbacks.append(collected)
 
-    def write(*_: object) -> None:
+    written = 0
+
+    def write(*_: object) -> None:  # numbered, and replaced whole: the parent never reads a half-written file
+        nonlocal written
+        written += 1
         with accounts.lock:
-            Path(accounts_file).write_text(json.dumps(dict(accounts.spent)))
+            Path(f"{accounts_file}.tmp").write_text(json.dumps({"written": written, "spent": dict(accounts.spent)}))
+        os.replace(f"{accounts_file}.tmp", accounts_file)
 
     signal.signal(signal.SIGUSR1, write)
     return main(argv)
@@ -131,13 +136,20 @@ def wait_stored(s3: Any, keys: list[str]) -> None:
 
 
 def accounts_of(process: subprocess.Popen[bytes], path: str) -> dict[str, float]:
-    before = os.stat(path).st_mtime_ns if os.path.exists(path) else 0
+    """The child's accounts now: asked with SIGUSR1, then read once the file has a newer number."""
+    before = written_accounts(path)[0]
     process.send_signal(signal.SIGUSR1)
-    while not os.path.exists(path) or os.stat(path).st_mtime_ns == before:
-        time.sleep(0.01)  # the child writes the file from its signal handler
-    time.sleep(0.05)
-    spent: dict[str, float] = json.loads(Path(path).read_text())
-    return spent
+    while (found := written_accounts(path))[0] == before:
+        time.sleep(0.01)  # the child writes the file from its signal handler: nothing else to wait on
+    return found[1]
+
+
+def written_accounts(path: str) -> tuple[int, dict[str, float]]:
+    """The number of the child's last write of its accounts (0: none yet) and those accounts."""
+    if not os.path.exists(path):
+        return 0, {}
+    found = json.loads(Path(path).read_text())
+    return found["written"], found["spent"]
 
 
 def proxy_round(
