@@ -25,6 +25,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -43,12 +44,13 @@ from proxy.stored import thumbnail_write  # noqa: E402
 BUCKET = "bench-s3calls"
 BODY = b"\xff" * 12605  # the size of bench/run.py's memory hit
 THUMBNAIL = b"\xfe" * 20000  # a thumbnail as the misses of bench/run.py write back
-WRITE = thumbnail_write(
+CONFIG = Config.defaults(bucket=BUCKET)
+WRITE = thumbnail_write(  # what the proxy's default configuration writes back
     content_type="image/jpeg",
     source_key="photo.jpg",
     source_etag='"0123456789abcdef0123456789abcdef"',
-    cache_control="public, max-age=31536000, immutable",
-    storage_class="REDUCED_REDUNDANCY",
+    cache_control=CONFIG.thumbnail_cache_control,
+    storage_class=CONFIG.thumbnail_storage_class,
 )
 Call = Callable[[int], int]  # the n-th call -> the status S3 answered
 
@@ -140,7 +142,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.update(AWS_ENV)
     with moto() as (endpoint, server):
-        client = make_client(Config.defaults(bucket=BUCKET, s3_endpoint=endpoint))
+        client = make_client(replace(CONFIG, s3_endpoint=endpoint))
         client.create_bucket(Bucket=BUCKET)
         client.put_object(Bucket=BUCKET, Key="thumb_200x200.jpg", Body=BODY, ContentType="image/jpeg")
         signed = Signed(client, endpoint)
